@@ -1,0 +1,80 @@
+import { parseDatabaseUrl } from "./db/database.js";
+
+/** Every setting of the service, read from the environment once at startup. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly dbPoolSize: number;
+  readonly dbConnectTimeoutMs: number;
+  readonly maxRequestBytes: number;
+  readonly maxTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A setting that failed validation, with every bad key named. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses and validates the environment into a frozen Config. Throws one ConfigError naming every bad key, so
+ * an operator fixes them all in one go.
+ */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const read = <T>(key: string, fallback: T, parse: (raw: string) => T): T => {
+    const raw = env[key];
+    if (raw === undefined || raw === "") return fallback;
+    try {
+      return parse(raw.trim());
+    } catch (error) {
+      problems.push(
+        `${key}=${JSON.stringify(key === "DATABASE_URL" ? redact(raw) : raw)} ${(error as Error).message}`,
+      );
+      return fallback;
+    }
+  };
+  const config: Config = {
+    host: read("HOST", "127.0.0.1", (raw) => raw),
+    port: read("PORT", 8080, integer(0, 65_535)),
+    databaseUrl: read("DATABASE_URL", "mysql://root@127.0.0.1:3306/contacts", (raw) => {
+      parseDatabaseUrl(raw);
+      return raw;
+    }),
+    dbPoolSize: read("DB_POOL_SIZE", 10, integer(1, 1_000)),
+    dbConnectTimeoutMs: read("DB_CONNECT_TIMEOUT_MS", 5_000, integer(100, 120_000)),
+    maxRequestBytes: read("MAX_REQUEST_BYTES", 1_048_576, integer(1_024, 67_108_864)),
+    maxTimeoutMs: read("MAX_TIMEOUT_MS", 30_000, integer(100, 600_000)),
+    shutdownGraceMs: read("SHUTDOWN_GRACE_MS", 10_000, integer(0, 600_000)),
+    logLevel: read("LOG_LEVEL", "info", (raw) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(raw))
+        throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);
+      return raw as LogLevel;
+    }),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new Error(`must be a whole number from ${min} to ${max}`);
+    }
+    return Number(raw);
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}

@@ -1,0 +1,72 @@
+import { applyUpsert, newContact } from "./apply-upsert.js";
+import type { Contact } from "./contact.js";
+import { newContactId } from "./contact-id.js";
+import type { Transact } from "./contact-store.js";
+import { decideUpsert, type MatchKey, type UpsertRejection } from "./decide-upsert.js";
+import { ConflictError, ValidationError } from "./errors.js";
+import { DATA_FIELDS, type DataField } from "./fields.js";
+import { MISSING_MATCH_KEY, type RawUpsertRequest, validateUpsert } from "./validate-upsert.js";
+
+/** What an upsert did, with the contact as stored after it. */
+export interface UpsertOutcome {
+  readonly result: "created" | "updated";
+  readonly contact: Contact;
+  /** The key that located the updated contact; absent when one was created. */
+  readonly matchedBy?: MatchKey;
+  /** Data fields whose value changed (on create: those given a value). */
+  readonly changed: readonly DataField[];
+}
+
+export interface UpsertContactDeps {
+  readonly transact: Transact;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+}
+
+/**
+ * The UpsertContact use case: validate, then in one transaction read the candidates, decide, and write.
+ * Throws ValidationError or ConflictError for the caller's mistakes; transient failures come from `transact`.
+ */
+export function upsertContact(deps: UpsertContactDeps) {
+  const now = deps.now ?? (() => new Date());
+  const newId = deps.newId ?? (() => newContactId());
+  return async (raw: RawUpsertRequest, signal?: AbortSignal): Promise<UpsertOutcome> => {
+    const validation = validateUpsert(raw);
+    if (validation.kind === "invalid") throw new ValidationError(validation.violations);
+    const input = validation.input;
+    return deps.transact(async (store) => {
+      const decision = decideUpsert(input, await store.findUpsertCandidates(input));
+      switch (decision.kind) {
+        case "reject":
+          throw rejectionError(decision);
+        case "create": {
+          const contact = newContact(input, newId(), now());
+          await store.insert(contact);
+          return { result: "created", contact, changed: DATA_FIELDS.filter((f) => contact[f] !== null) };
+        }
+        case "update": {
+          const { contact, changed } = applyUpsert(decision.contact, input, now());
+          if (changed.length > 0) await store.update(contact, changed);
+          return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
+        }
+      }
+    }, signal);
+  };
+}
+
+function rejectionError(rejection: UpsertRejection): Error {
+  switch (rejection.reason) {
+    case "missing_match_key":
+      return new ValidationError(MISSING_MATCH_KEY);
+    case "missing_required":
+      return new ValidationError(
+        rejection.fields.map((field) => ({ field, description: "is required to create a contact" })),
+      );
+    case "email_taken":
+      return new ConflictError(
+        "email: already belongs to another contact of this firm; the trackingId matched no contact, so a new one would be created with a taken email",
+        "email",
+        rejection.contactId,
+      );
+  }
+}

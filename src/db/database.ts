@@ -1,0 +1,135 @@
+import { createConnection } from "mysql2/promise";
+import { DataSource } from "typeorm";
+import { ContactEntity } from "./contact-entity.js";
+import { MIGRATIONS } from "./migrations/index.js";
+
+/** Where the database is and how to pool connections to it. */
+export interface DatabaseOptions {
+  /** mysql://user:password@host:port/database (mariadb:// is accepted too). */
+  readonly url: string;
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** An open, migrated database. */
+export interface Database {
+  readonly dataSource: DataSource;
+  /** Server product and version, as reported by SELECT VERSION(). */
+  readonly serverVersion: string;
+  readonly flavor: "mariadb" | "mysql";
+  /** The collation of contacts.email, chosen by the migration for this server. */
+  readonly emailCollation: string;
+  close(): Promise<void>;
+}
+
+const MIGRATION_LOCK = "contacts_service_migrations";
+
+/**
+ * Connects, creates the database if it is missing (when the user may), runs pending migrations under a named
+ * lock so that several instances starting together migrate once, and opens the pool. Throws a message that
+ * names the server (never the password) when it cannot.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const url = parseDatabaseUrl(options.url);
+  const where = `${url.host}:${url.port}/${url.database}`;
+  let bootstrap: Awaited<ReturnType<typeof createConnection>>;
+  try {
+    bootstrap = await createConnection({
+      ...url.credentials,
+      database: undefined,
+      connectTimeout: options.connectTimeoutMs,
+    });
+  } catch (error) {
+    throw new Error(`cannot connect to the database at ${where}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    const [[row]] = (await bootstrap.query("SELECT VERSION() AS version")) as unknown as [
+      [{ version: string }],
+    ];
+    const serverVersion = row.version;
+    const flavor = /mariadb/i.test(serverVersion) ? "mariadb" : "mysql";
+    await bootstrap
+      .query(
+        `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(url.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+      )
+      .catch(() => undefined); // without the privilege, the database must already exist: the next step says so
+    await bootstrap.query("SELECT GET_LOCK(?, 60)", [MIGRATION_LOCK]);
+    const dataSource = new DataSource({
+      // TypeORM's "mysql" driver emits FOR SHARE/NOWAIT syntax for versions MariaDB rejects.
+      type: flavor,
+      host: url.host,
+      port: url.port,
+      username: url.credentials.user,
+      password: url.credentials.password,
+      database: url.database,
+      entities: [ContactEntity],
+      migrations: MIGRATIONS,
+      migrationsTransactionMode: "each",
+      synchronize: false,
+      timezone: "Z",
+      poolSize: options.poolSize,
+      connectTimeout: options.connectTimeoutMs,
+      extra: { enableKeepAlive: true, idleTimeout: 60_000, maxIdle: options.poolSize, queueLimit: 0 },
+    });
+    try {
+      await dataSource.initialize();
+      await dataSource.runMigrations();
+    } catch (error) {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      throw new Error(`cannot prepare the database at ${where}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await bootstrap.query("SELECT RELEASE_LOCK(?)", [MIGRATION_LOCK]).catch(() => undefined);
+    }
+    const [collation] = await dataSource.query(
+      "SELECT COLLATION_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'contacts' AND COLUMN_NAME = 'email'",
+    );
+    return {
+      dataSource,
+      serverVersion,
+      flavor,
+      emailCollation: String(collation?.name),
+      close: () => dataSource.destroy(),
+    };
+  } finally {
+    await bootstrap.end().catch(() => undefined);
+  }
+}
+
+interface DatabaseUrl {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly credentials: { host: string; port: number; user: string; password: string };
+}
+
+/** Parses mysql://user:password@host:port/database; throws a message naming what is wrong. */
+export function parseDatabaseUrl(text: string): DatabaseUrl {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error("is not a URL like mysql://user:password@host:3306/database");
+  }
+  if (url.protocol !== "mysql:" && url.protocol !== "mariadb:")
+    throw new Error("must start with mysql:// or mariadb://");
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_$]{1,64}$/.test(database))
+    throw new Error("must name a database (letters, digits, _ or $)");
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = url.port === "" ? 3306 : Number(url.port);
+  const user = decodeURIComponent(url.username) || "root";
+  return {
+    host,
+    port,
+    database,
+    credentials: { host, port, user, password: decodeURIComponent(url.password) },
+  };
+}
+
+function quoteIdentifier(name: string): string {
+  return `\`${name.replaceAll("`", "``")}\``;
+}

@@ -1,0 +1,47 @@
+/** How a database failure should be handled. */
+export type DbFailure = "duplicate" | "deadlock" | "lock_timeout" | "unavailable" | "other";
+
+// Server error numbers (MySQL and MariaDB share them).
+const BY_ERRNO: Readonly<Record<number, DbFailure>> = {
+  1062: "duplicate", // ER_DUP_ENTRY
+  1213: "deadlock", // ER_LOCK_DEADLOCK
+  1205: "lock_timeout", // ER_LOCK_WAIT_TIMEOUT
+  1040: "unavailable", // ER_CON_COUNT_ERROR
+  1053: "unavailable", // ER_SERVER_SHUTDOWN
+  1927: "unavailable", // MariaDB ER_CONNECTION_KILLED
+  2002: "unavailable",
+  2003: "unavailable",
+  2006: "unavailable", // server has gone away
+  2013: "unavailable", // lost connection during query
+  4031: "unavailable", // MySQL 8: disconnected for inactivity
+};
+
+// Client-side codes from Node's sockets and mysql2.
+const BY_CODE: Readonly<Record<string, DbFailure>> = {
+  ECONNREFUSED: "unavailable",
+  ECONNRESET: "unavailable",
+  EPIPE: "unavailable",
+  ETIMEDOUT: "unavailable",
+  EHOSTUNREACH: "unavailable",
+  ENOTFOUND: "unavailable",
+  EAI_AGAIN: "unavailable",
+  PROTOCOL_CONNECTION_LOST: "unavailable",
+  PROTOCOL_SEQUENCE_TIMEOUT: "unavailable",
+  ER_CON_COUNT_ERROR: "unavailable",
+};
+
+/** Classifies an error thrown by TypeORM or mysql2, looking through TypeORM's QueryFailedError wrapper. */
+export function classifyDbError(error: unknown): DbFailure {
+  const candidates = [error, (error as { driverError?: unknown } | null)?.driverError];
+  for (const candidate of candidates) {
+    if (typeof candidate !== "object" || candidate === null) continue;
+    const { errno, code, message } = candidate as { errno?: unknown; code?: unknown; message?: unknown };
+    if (typeof errno === "number" && BY_ERRNO[errno]) return BY_ERRNO[errno];
+    if (typeof code === "string" && BY_CODE[code]) return BY_CODE[code];
+    // mysql2's pool rejects with plain errors once closed or when a connection was torn down.
+    if (typeof message === "string" && /Pool is closed|connection is in closed state/i.test(message)) {
+      return "unavailable";
+    }
+  }
+  return "other";
+}

@@ -1,0 +1,60 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { DataSource } from "typeorm";
+import type { ContactStore, Transact } from "../contacts/contact-store.js";
+import { ContentionError, UnavailableError } from "../contacts/errors.js";
+import { contactRepository } from "./contact-repository.js";
+import { classifyDbError, type DbFailure } from "./db-errors.js";
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  /** Backoff before retry n is a random time in [0, min(maxDelayMs, baseDelayMs * 2^n)] ("full jitter"). */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  maxAttempts: 10,
+  baseDelayMs: 2,
+  maxDelayMs: 100,
+});
+
+/** Called before each retry, for metrics and tests. */
+export type RetryListener = (failure: DbFailure, attempt: number) => void;
+
+/**
+ * A Transact over a TypeORM data source: READ COMMITTED (locking reads take no gap locks, so racing creators
+ * meet on the unique index instead of deadlocking), and the whole transaction retried on duplicate keys,
+ * deadlocks, lock timeouts and lost connections. Never a statement inside it: after such an error the
+ * transaction's reads are stale. Exhausted retries become ContentionError or UnavailableError.
+ */
+export function createTransact(
+  dataSource: DataSource,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  onRetry?: RetryListener,
+): Transact {
+  return async <T>(work: (store: ContactStore) => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      try {
+        return await dataSource.transaction("READ COMMITTED", (manager) => work(contactRepository(manager)));
+      } catch (error) {
+        const failure = classifyDbError(error);
+        if (failure === "other") throw error;
+        if (attempt >= policy.maxAttempts || signal?.aborted) throw exhausted(failure, attempt, error);
+        onRetry?.(failure, attempt);
+        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+        await sleep(Math.random() * ceiling, undefined, { signal }).catch((sleepError: unknown) => {
+          signal?.throwIfAborted(); // the caller's deadline or cancellation, not Node's AbortError
+          throw sleepError;
+        });
+      }
+    }
+  };
+}
+
+function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error {
+  return failure === "unavailable"
+    ? new UnavailableError("the database is unavailable; retry the call", { cause })
+    : new ContentionError(attempts, { cause });
+}

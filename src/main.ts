@@ -1,0 +1,51 @@
+import { startApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
+
+// The only impure entry point: reads the environment, owns the process and its signals.
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`contacts: ${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  let app: Awaited<ReturnType<typeof startApp>>;
+  try {
+    app = await startApp(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, "cannot start");
+    process.stderr.write(`contacts: cannot start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  logger.info(
+    {
+      url: app.server.url,
+      protocols: ["grpc", "grpc-web", "connect+json", "connect+proto"],
+      transports: ["HTTP/1.1", "h2c"],
+      database: app.databaseVersion,
+      emailCollation: app.emailCollation,
+    },
+    "listening",
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+void main();

@@ -1,0 +1,67 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
+import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
+import type { Logger } from "../logger.js";
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** The one table from domain errors to status codes, with the details each error carries. */
+const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => ConnectError]> = [
+  [
+    ValidationError,
+    (error: ValidationError) =>
+      new ConnectError(error.message, Code.InvalidArgument, undefined, [
+        {
+          desc: BadRequestSchema,
+          value: create(BadRequestSchema, { fieldViolations: [...error.violations] }),
+        },
+      ]),
+  ],
+  [
+    ConflictError,
+    (error: ConflictError) =>
+      new ConnectError(error.message, Code.AlreadyExists, undefined, [
+        {
+          desc: ErrorInfoSchema,
+          value: create(ErrorInfoSchema, {
+            reason: "EMAIL_TAKEN",
+            domain: "contacts.v1",
+            metadata: {
+              field: error.field,
+              ...(error.conflictingContactId && { contactId: error.conflictingContactId }),
+            },
+          }),
+        },
+      ]),
+  ],
+  [ContentionError, (error: ContentionError) => new ConnectError(error.message, Code.Aborted)],
+  [UnavailableError, (error: UnavailableError) => new ConnectError(error.message, Code.Unavailable)],
+];
+
+/** Maps any error a handler throws to the ConnectError the client sees. Unknown errors never leak their text. */
+export function toConnectError(
+  error: unknown,
+  signal?: AbortSignal,
+): { error: ConnectError; unexpected: boolean } {
+  if (error instanceof ConnectError) return { error, unexpected: false };
+  for (const [type, map] of ERROR_TABLE) {
+    if (error instanceof type) return { error: map(error as never), unexpected: false };
+  }
+  // A deadline or cancellation that surfaced as some other error (for example from a driver) is still that.
+  if (signal?.aborted) return { error: ConnectError.from(signal.reason), unexpected: false };
+  return { error: new ConnectError("internal error", Code.Internal), unexpected: true };
+}
+
+/** The interceptor that applies the error table, logging the cause of anything unexpected. */
+export function errorMappingInterceptor(logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    try {
+      return await next(request);
+    } catch (thrown) {
+      const { error, unexpected } = toConnectError(thrown, request.signal);
+      if (unexpected) logger.error({ err: thrown, procedure: request.url }, "unexpected error");
+      throw error;
+    }
+  };
+}

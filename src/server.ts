@@ -1,0 +1,110 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
+import type { Logger } from "./logger.js";
+import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
+import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { loggingInterceptor } from "./rpc/logging-interceptor.js";
+
+export interface ServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly maxRequestBytes: number;
+  readonly maxTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly useCases: ContactUseCases;
+  readonly logger: Logger;
+}
+
+export interface RunningServer {
+  /** http://host:port of the listener. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets calls in flight finish within the grace period, cancels the rest, closes sockets. */
+  close(): Promise<void>;
+}
+
+// Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const SNIFF_TIMEOUT_MS = 10_000;
+
+/**
+ * Serves ContactService over gRPC, gRPC-Web and Connect on one cleartext port, for HTTP/1.1 and h2c alike: each
+ * connection's first bytes decide whether it goes to the HTTP/2 or the HTTP/1.1 server.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(ContactService, contactServiceHandlers(options.useCases)),
+    interceptors: [loggingInterceptor(options.logger), errorMappingInterceptor(options.logger)],
+    readMaxBytes: options.maxRequestBytes,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+
+  let inFlight = 0;
+  const counted: typeof handler = (req, res) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
+    handler(req, res);
+  };
+  const h1 = http.createServer(counted);
+  const h2 = http2.createServer(counted);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const listener = net.createServer((socket) => routeConnection(socket, h1, h2));
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port, options.host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = listener.address() as net.AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    listener.close();
+    for (const session of sessions) session.close(); // GOAWAY: finish streams in flight, accept no new ones
+    const deadline = Date.now() + options.shutdownGraceMs;
+    while (inFlight > 0 && Date.now() < deadline) {
+      h1.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    shutdown.abort(new Error("server is shutting down"));
+    // Destroying in the same tick would lose the error frames just sent to cancelled calls.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    h1.closeAllConnections();
+    for (const session of sessions) session.destroy();
+  };
+  return { url: `http://${host}:${port}`, port, close: () => (closing ??= close()) };
+}
+
+/** Hands a new connection to the HTTP/2 server if it opens with the HTTP/2 preface, else to HTTP/1.1. */
+function routeConnection(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+  let head = Buffer.alloc(0);
+  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+  socket.on("error", () => socket.destroy());
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, H2_PREFACE.length);
+    const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    if (isH2 && head.length < H2_PREFACE.length) return; // a prefix of the preface so far: wait for more
+    socket.off("data", onData);
+    socket.setTimeout(0);
+    socket.pause();
+    socket.unshift(head);
+    (isH2 ? h2 : h1).emit("connection", socket);
+    // The HTTP/1.1 parser consumes "data" events but does not restart a paused socket itself.
+    if (!isH2) socket.resume();
+  };
+  socket.on("data", onData);
+}
