@@ -1,0 +1,34 @@
+import { type App, startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import type { DbFailure } from "../../src/db/db-errors.js";
+import { createLogger } from "../../src/logger.js";
+import { TEST_DATABASE_URL } from "./database.js";
+
+/** The real service on a random port against the test database, with a tally of transaction retries. */
+export interface TestApp extends App {
+  readonly url: string;
+  readonly port: number;
+  readonly retries: Record<DbFailure, number>;
+}
+
+/** Starts the same app `npm start` runs, configured through the same environment parser. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig({
+    PORT: "0",
+    DATABASE_URL: TEST_DATABASE_URL,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    SHUTDOWN_GRACE_MS: "2000",
+    ...env,
+  });
+  const retries: Record<DbFailure, number> = {
+    duplicate: 0,
+    deadlock: 0,
+    lock_timeout: 0,
+    unavailable: 0,
+    other: 0,
+  };
+  const app = await startApp(config, createLogger(config.logLevel), (failure) => {
+    retries[failure]++;
+  });
+  return Object.assign(app, { url: app.server.url, port: app.server.port, retries });
+}
