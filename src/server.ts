@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -37,6 +38,8 @@ const SNIFF_TIMEOUT_MS = 10_000;
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController();
+  // Every call in flight listens on this signal; the default cap of 10 listeners would only warn.
+  setMaxListeners(0, shutdown.signal);
   const handler = connectNodeAdapter({
     routes: (router) => router.service(ContactService, contactServiceHandlers(options.useCases)),
     interceptors: [loggingInterceptor(options.logger), errorMappingInterceptor(options.logger)],
