@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  const defaults = {
+    host: "127.0.0.1",
+    port: 8080,
+    databaseUrl: "mysql://root@127.0.0.1:3306/contacts",
+    dbPoolSize: 10,
+    dbConnectTimeoutMs: 5_000,
+    maxRequestBytes: 1_048_576,
+    maxTimeoutMs: 30_000,
+    shutdownGraceMs: 10_000,
+    logLevel: "info",
+  };
+
+  it("when the environment is empty, every setting takes its default", () => {
+    expect(loadConfig({})).toEqual(defaults);
+  });
+
+  it("when a key is set to the empty string, it takes its default", () => {
+    expect(loadConfig({ PORT: "", LOG_LEVEL: "", DATABASE_URL: "" })).toEqual(defaults);
+  });
+
+  it("ignores keys it does not know", () => {
+    expect(loadConfig({ PATH: "/usr/bin", NODE_ENV: "production" })).toEqual(defaults);
+  });
+
+  it("returns a frozen object", () => {
+    expect(Object.isFrozen(loadConfig({}))).toBe(true);
+  });
+
+  it("reads every key, trimming surrounding whitespace from numbers", () => {
+    expect(
+      loadConfig({
+        HOST: "0.0.0.0",
+        PORT: " 9090 ",
+        DATABASE_URL: "mariadb://app:pw@db.internal:3307/contacts_prod",
+        DB_POOL_SIZE: "20",
+        DB_CONNECT_TIMEOUT_MS: "100",
+        MAX_REQUEST_BYTES: "1024",
+        MAX_TIMEOUT_MS: "600000",
+        SHUTDOWN_GRACE_MS: "0",
+        LOG_LEVEL: "debug",
+      }),
+    ).toEqual({
+      host: "0.0.0.0",
+      port: 9090,
+      databaseUrl: "mariadb://app:pw@db.internal:3307/contacts_prod",
+      dbPoolSize: 20,
+      dbConnectTimeoutMs: 100,
+      maxRequestBytes: 1024,
+      maxTimeoutMs: 600_000,
+      shutdownGraceMs: 0,
+      logLevel: "debug",
+    });
+  });
+
+  it("accepts port 0 (any free port) and 65535", () => {
+    expect(loadConfig({ PORT: "0" }).port).toBe(0);
+    expect(loadConfig({ PORT: "65535" }).port).toBe(65_535);
+  });
+
+  it.each([
+    ["PORT", "65536", "must be a whole number from 0 to 65535"],
+    ["PORT", "-1", "must be a whole number from 0 to 65535"],
+    ["PORT", "80.5", "must be a whole number from 0 to 65535"],
+    ["PORT", "http", "must be a whole number from 0 to 65535"],
+    ["PORT", "1e3", "must be a whole number from 0 to 65535"],
+    ["DB_POOL_SIZE", "0", "must be a whole number from 1 to 1000"],
+    ["DB_POOL_SIZE", "1001", "must be a whole number from 1 to 1000"],
+    ["DB_CONNECT_TIMEOUT_MS", "99", "must be a whole number from 100 to 120000"],
+    ["MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 67108864"],
+    ["MAX_TIMEOUT_MS", "600001", "must be a whole number from 100 to 600000"],
+    ["SHUTDOWN_GRACE_MS", "ten", "must be a whole number from 0 to 600000"],
+    ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
+    ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
+    ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
+    ["DATABASE_URL", "postgres://db/contacts", "must start with mysql:// or mariadb://"],
+    ["DATABASE_URL", "mysql://db:3306/", "must name a database (letters, digits, _ or $)"],
+  ])("when %s is %j, it is reported by name with the reason", (key, value, reason) => {
+    const error = configError({ [key]: value });
+    expect(error.problems).toEqual([`${key}=${JSON.stringify(value)} ${reason}`]);
+    expect(error.message).toBe(`invalid configuration: ${key}=${JSON.stringify(value)} ${reason}`);
+    expect(error.name).toBe("ConfigError");
+  });
+
+  it("when several keys are bad, one ConfigError names every one of them", () => {
+    const error = configError({
+      PORT: "x",
+      DATABASE_URL: "postgres://db/contacts",
+      DB_POOL_SIZE: "0",
+      DB_CONNECT_TIMEOUT_MS: "0",
+      MAX_REQUEST_BYTES: "0",
+      MAX_TIMEOUT_MS: "0",
+      SHUTDOWN_GRACE_MS: "-5",
+      LOG_LEVEL: "loud",
+    });
+    expect(error.problems.map((problem) => problem.split("=")[0])).toEqual([
+      "PORT",
+      "DATABASE_URL",
+      "DB_POOL_SIZE",
+      "DB_CONNECT_TIMEOUT_MS",
+      "MAX_REQUEST_BYTES",
+      "MAX_TIMEOUT_MS",
+      "SHUTDOWN_GRACE_MS",
+      "LOG_LEVEL",
+    ]);
+    for (const key of ["PORT", "DATABASE_URL", "LOG_LEVEL", "SHUTDOWN_GRACE_MS"]) {
+      expect(error.message).toContain(`${key}=`);
+    }
+  });
+
+  it("when one key is bad, the good ones are not reported", () => {
+    expect(configError({ PORT: "9090", LOG_LEVEL: "loud", DB_POOL_SIZE: "5" }).problems).toHaveLength(1);
+  });
+});
+
+describe("loadConfig: the database password is never echoed", () => {
+  it.each([
+    ["a bad database name", "mysql://app:s3cret-pw@db:3306/bad-name"],
+    ["a bad port", "mysql://app:s3cret-pw@db:99999/contacts"],
+    ["a bad scheme", "postgres://app:s3cret-pw@db:3306/contacts"],
+    ["no user name", "mysql://:s3cret-pw@db:3306/bad-name"],
+    ["surrounding spaces", "  mysql://app:s3cret-pw@db:3306/bad-name  "],
+  ])("when the URL has %s, the problem shows the user and host but not the password", (_, url) => {
+    const error = configError({ DATABASE_URL: url });
+    expect(error.message).not.toContain("s3cret");
+    expect(error.problems.join()).not.toContain("s3cret");
+    expect(error.message).toContain("***@db");
+  });
+
+  it("when the password itself contains an @, no part of it is echoed", () => {
+    // The URL parser takes the last @ as the end of the credentials, so this URL is otherwise accepted.
+    expect(loadConfig({ DATABASE_URL: "mysql://app:hunter2@s3cret@db:3306/contacts" }).databaseUrl).toContain(
+      "db",
+    );
+    const error = configError({ DATABASE_URL: "mysql://app:hunter2@s3cret@db:3306/bad-name" });
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).not.toContain("s3cret");
+  });
+});
