@@ -75,6 +75,11 @@ function integer(min: number, max: number) {
   };
 }
 
+/** Hides the password of a URL-like value, even one too malformed to parse (the last @ ends the user info). */
 function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+  const start = url.indexOf("//") + 2;
+  const end = url.lastIndexOf("@");
+  if (start < 2 || end < start) return url;
+  const colon = url.indexOf(":", start);
+  return colon === -1 || colon > end ? url : `${url.slice(0, colon)}:***${url.slice(end)}`;
 }

@@ -20,8 +20,9 @@ export const MISSING_MATCH_KEY: readonly FieldViolation[] = [
 /** Fields that must not be empty whenever they are present. */
 const NEVER_EMPTY: ReadonlySet<RequestField> = new Set(["firmId", "trackingId", "email", ...REQUIRED_FIELDS]);
 
-// C0 and C1 controls (NUL included); tabs and line breaks are allowed where a field is multi-line.
-const CONTROL = /\p{Cc}/u;
+// C0 and C1 controls (NUL included) and the Unicode line and paragraph separators, which are not in Cc; tabs
+// and line breaks are allowed where a field is multi-line.
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 const CONTROL_EXCEPT_LINE_BREAKS = /[^\P{Cc}\t\n\r]/u;
 
 /**
