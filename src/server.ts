@@ -2,11 +2,11 @@ import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
 import type { Logger } from "./logger.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { createNodeHandler } from "./rpc/node-handler.js";
 import { loggingInterceptor } from "./rpc/logging-interceptor.js";
 
 export interface ServerOptions {
@@ -40,7 +40,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = new AbortController();
   // Every call in flight listens on this signal; the default cap of 10 listeners would only warn.
   setMaxListeners(0, shutdown.signal);
-  const handler = connectNodeAdapter({
+  const handler = createNodeHandler({
     routes: (router) => router.service(ContactService, contactServiceHandlers(options.useCases)),
     interceptors: [loggingInterceptor(options.logger), errorMappingInterceptor(options.logger)],
     readMaxBytes: options.maxRequestBytes,

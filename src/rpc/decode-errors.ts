@@ -1,0 +1,143 @@
+import { create, type DescMessage, toBinary } from "@bufbuild/protobuf";
+import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
+
+// connect-es reports a request body that is not valid protobuf as INTERNAL with this message prefix. The bytes
+// came from the client, so the client gets INVALID_ARGUMENT, as it does for malformed JSON.
+const PARSE_FAILURE = "parse binary: ";
+// protobuf-es names a JSON field it cannot decode by its proto name: "cannot decode field pkg.Msg.zip_code ...".
+const JSON_FIELD_FAILURE = /^cannot decode field [\w.]+\.(\w+) from JSON: (.*)$/s;
+const GRPC_INVALID_ARGUMENT = "3";
+const GRPC_INTERNAL = "13";
+const TRAILER_FLAG = 0x80;
+
+/**
+ * Wraps a connect-es handler so that requests it cannot decode get the same kind of answer as any other bad input:
+ * undecodable protobuf is INVALID_ARGUMENT (HTTP 400 over Connect) instead of INTERNAL on the Connect, gRPC and
+ * gRPC-Web protocols alike, and a JSON field of the wrong type or with invalid text is named by its JSON name with
+ * a google.rpc.BadRequest detail. Every other response passes through untouched.
+ */
+export function clarifyDecodeErrors(handler: UniversalHandler): UniversalHandler {
+  const wrapped = async (request: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
+    const response = await handler(request);
+    const contentType = request.header.get("content-type") ?? "";
+    if (contentType.startsWith("application/grpc-web")) return mapBody(response, rewriteGrpcWebTrailer);
+    if (contentType.startsWith("application/grpc")) return fixGrpcTrailer(response);
+    return response.status === 500 || response.status === 400
+      ? fixConnectError(response, handler.method.input)
+      : response;
+  };
+  return Object.assign(wrapped, { ...handler });
+}
+
+function isParseFailure(status: string | null, message: string | null): boolean {
+  if (status !== GRPC_INTERNAL || message === null) return false;
+  try {
+    return decodeURIComponent(message).startsWith(PARSE_FAILURE);
+  } catch {
+    return false;
+  }
+}
+
+/** gRPC: the status travels in trailers, which the adapter reads only after the body is written. */
+function fixGrpcTrailer(response: UniversalServerResponse): UniversalServerResponse {
+  const trailer = response.trailer;
+  if (!(trailer instanceof Headers)) return response;
+  const fix = () => {
+    if (isParseFailure(trailer.get("grpc-status"), trailer.get("grpc-message"))) {
+      trailer.set("grpc-status", GRPC_INVALID_ARGUMENT);
+    }
+  };
+  fix();
+  return mapBody(response, (chunk) => chunk, fix);
+}
+
+/** gRPC-Web: the trailers are the body's last envelope (flag 0x80), as HTTP/1-style header lines. */
+function rewriteGrpcWebTrailer(chunk: Uint8Array): Uint8Array {
+  let offset = 0;
+  while (offset + 5 <= chunk.length) {
+    const view = new DataView(chunk.buffer, chunk.byteOffset + offset);
+    const length = view.getUint32(1);
+    if (offset + 5 + length > chunk.length) return chunk; // not a whole envelope: not ours to touch
+    if ((view.getUint8(0) & TRAILER_FLAG) !== 0) {
+      const text = new TextDecoder().decode(chunk.subarray(offset + 5, offset + 5 + length));
+      const status = /^grpc-status: *(\d+)\r?$/m.exec(text)?.[1] ?? null;
+      const message = /^grpc-message: *(.*?)\r?$/m.exec(text)?.[1] ?? null;
+      if (!isParseFailure(status, message)) return chunk;
+      const fixed = new TextEncoder().encode(
+        text.replace(/^grpc-status: *13/m, `grpc-status: ${GRPC_INVALID_ARGUMENT}`),
+      );
+      const out = new Uint8Array(offset + 5 + fixed.length);
+      out.set(chunk.subarray(0, offset + 1));
+      new DataView(out.buffer).setUint32(offset + 1, fixed.length);
+      out.set(fixed, offset + 5);
+      return out;
+    }
+    offset += 5 + length;
+  }
+  return chunk;
+}
+
+/** Connect: a unary error is a JSON body with the code, and an HTTP status derived from it. */
+async function fixConnectError(
+  response: UniversalServerResponse,
+  input: DescMessage,
+): Promise<UniversalServerResponse> {
+  const bytes = await readAll(response.body);
+  let error: { code?: string; message?: string; details?: unknown[] };
+  try {
+    error = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { ...response, body: single(bytes) }; // not a Connect error body: send it as it was
+  }
+  const fieldFailure =
+    error.code === "invalid_argument" ? JSON_FIELD_FAILURE.exec(error.message ?? "") : null;
+  const field = fieldFailure && input.fields.find((f) => f.name === fieldFailure[1]);
+  if (field && fieldFailure) {
+    const description = `cannot be decoded from JSON: ${fieldFailure[2]}`;
+    const detail = toBinary(
+      BadRequestSchema,
+      create(BadRequestSchema, { fieldViolations: [{ field: field.jsonName, description }] }),
+    );
+    error = {
+      code: "invalid_argument",
+      message: `${field.jsonName}: ${description}`,
+      details: [
+        { type: BadRequestSchema.typeName, value: Buffer.from(detail).toString("base64").replace(/=+$/, "") },
+      ],
+    };
+  } else if (error.code === "internal" && error.message?.startsWith(PARSE_FAILURE)) {
+    error = { code: "invalid_argument", message: error.message };
+  } else {
+    return { ...response, body: single(bytes) };
+  }
+  const body = new TextEncoder().encode(JSON.stringify(error));
+  const header = new Headers(response.header);
+  header.set("content-length", String(body.byteLength)); // the library set it for the body replaced here
+  return { ...response, status: 400, header, body: single(body) };
+}
+
+function mapBody(
+  response: UniversalServerResponse,
+  map: (chunk: Uint8Array) => Uint8Array,
+  onEnd?: () => void,
+): UniversalServerResponse {
+  const body = response.body;
+  if (body === undefined) return response;
+  const mapped = async function* (source: AsyncIterable<Uint8Array>) {
+    for await (const chunk of source) yield map(chunk);
+    onEnd?.();
+  };
+  return { ...response, body: mapped(body) };
+}
+
+async function readAll(body: UniversalServerResponse["body"]): Promise<Uint8Array> {
+  if (body === undefined) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function* single(bytes: Uint8Array) {
+  yield bytes;
+}

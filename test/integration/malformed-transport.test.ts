@@ -1,0 +1,146 @@
+import http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UpsertContactRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { uniqueFirm } from "../support/database.js";
+
+const PATH = "/contacts.v1.ContactService/UpsertContact";
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ MAX_REQUEST_BYTES: String(MAX_REQUEST_BYTES) });
+});
+afterAll(async () => {
+  await app.close();
+});
+
+const post = (body: string | Uint8Array, contentType: string) =>
+  fetch(`${app.url}${PATH}`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
+
+const validBytes = () =>
+  toBinary(
+    UpsertContactRequestSchema,
+    create(UpsertContactRequestSchema, {
+      firmId: uniqueFirm("wire"),
+      email: "a@example.com",
+      firstName: "A",
+      lastName: "B",
+    }),
+  );
+
+/** Sends one gRPC frame over h2c and returns the grpc-status and message from the trailers. */
+async function grpcCall(
+  frame: Uint8Array,
+): Promise<{ status: string | undefined; message: string | undefined }> {
+  const session = http2.connect(app.url);
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.end(frame);
+    stream.resume();
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      let headers: http2.IncomingHttpHeaders = {};
+      stream.on("response", (h) => {
+        headers = h;
+      });
+      stream.on("trailers", resolve);
+      // A trailers-only response carries the status in the headers.
+      stream.on("end", () => resolve(headers));
+      stream.on("error", reject);
+      setTimeout(() => reject(new Error("no answer")), 5_000);
+    });
+    return { status: trailers["grpc-status"] as string, message: trailers["grpc-message"] as string };
+  } finally {
+    session.close();
+  }
+}
+
+function frameOf(payload: Uint8Array, declaredLength = payload.length): Uint8Array {
+  const frame = new Uint8Array(5 + payload.length);
+  new DataView(frame.buffer).setUint32(1, declaredLength);
+  frame.set(payload, 5);
+  return frame;
+}
+
+describe("malformed input on the wire gets a client error, never internal", () => {
+  it("answers invalid JSON with 400 invalid_argument", async () => {
+    const response = await post('{"firmId": "acme", "email": ', "application/json");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: "invalid_argument" });
+  });
+
+  it("answers a JSON value of the wrong type with 400 naming the field", async () => {
+    const response = await post('{"firmId": "acme", "email": 42}', "application/json");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^email: /) });
+  });
+
+  it("ignores unknown JSON fields, so older servers accept newer clients", async () => {
+    const body = JSON.stringify({
+      firmId: uniqueFirm("unk"),
+      email: "u@example.com",
+      firstName: "U",
+      lastName: "K",
+      shoeSize: 44,
+    });
+    expect((await post(body, "application/json")).status).toBe(200);
+  });
+
+  it("answers truncated and garbage protobuf with 400 invalid_argument", async () => {
+    const bytes = validBytes();
+    for (const body of [
+      bytes.slice(0, bytes.length - 3),
+      new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]),
+    ]) {
+      const response = await post(body, "application/proto");
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "invalid_argument" });
+    }
+  });
+
+  it("answers an unsupported content type with 415", async () => {
+    expect((await post("firmId=acme", "application/x-www-form-urlencoded")).status).toBe(415);
+  });
+
+  it("refuses a body over MAX_REQUEST_BYTES with resource_exhausted", async () => {
+    const note = "x".repeat(MAX_REQUEST_BYTES + 1);
+    const response = await post(
+      JSON.stringify({ firmId: "acme", email: "big@example.com", note }),
+      "application/json",
+    );
+    expect(response.status).toBe(429);
+    expect(await response.json()).toMatchObject({ code: "resource_exhausted" });
+  });
+
+  it("answers gRPC frames that are garbage, truncated or oversized with a client status", async () => {
+    const bytes = validBytes();
+    const garbage = await grpcCall(frameOf(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f])));
+    expect(garbage.status).toBe("3"); // INVALID_ARGUMENT
+    const truncated = await grpcCall(frameOf(bytes, bytes.length + 10));
+    expect(truncated.status).toBeDefined();
+    expect(truncated.status).not.toBe("13"); // never INTERNAL
+    const oversized = await grpcCall(frameOf(new Uint8Array(MAX_REQUEST_BYTES + 1)));
+    expect(oversized.status).toBe("8"); // RESOURCE_EXHAUSTED
+  });
+
+  it("keeps serving other clients afterwards", async () => {
+    const body = JSON.stringify({
+      firmId: uniqueFirm("after"),
+      email: "z@example.com",
+      firstName: "Z",
+      lastName: "Z",
+    });
+    expect((await post(body, "application/json")).status).toBe(200);
+  });
+});
