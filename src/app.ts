@@ -32,6 +32,8 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
     const server = await startServer({
       ...config,
       useCases: { upsertContact: upsertContact({ transact }) },
+      // The cheapest statement that proves a pooled connection reaches a live server.
+      readinessProbe: () => database.dataSource.query("SELECT 1"),
       logger,
     });
     return {

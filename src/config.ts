@@ -11,6 +11,8 @@ export interface Config {
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
+  /** Browser origins allowed to call the service (CORS), each `scheme://host[:port]`; none by default. */
+  readonly corsOrigins: readonly string[];
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -61,6 +63,7 @@ export function loadConfig(env: Env): Config {
         throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);
       return raw as LogLevel;
     }),
+    corsOrigins: read("CORS_ORIGINS", [], origins),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
@@ -76,6 +79,31 @@ function integer(min: number, max: number) {
 }
 
 /** Hides the password of a URL-like value, even one too malformed to parse (the last @ ends the user info). */
+/** A comma-separated list of origins; every entry must be exactly what a browser sends in its Origin header. */
+function origins(raw: string): readonly string[] {
+  const list = raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  const bad = list.filter((entry) => !isOrigin(entry));
+  if (bad.length > 0) {
+    throw new Error(
+      `lists ${bad.map((entry) => JSON.stringify(entry)).join(", ")}: each entry must be an origin like https://app.example.com or http://localhost:5173 (scheme, host, optional port; no path, no trailing slash)`,
+    );
+  }
+  return Object.freeze([...new Set(list)]);
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    // URL normalises case, default ports and paths; a browser's Origin header is always that normal form.
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === text;
+  } catch {
+    return false;
+  }
+}
+
 function redact(url: string): string {
   const start = url.indexOf("//") + 2;
   const end = url.lastIndexOf("@");

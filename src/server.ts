@@ -3,11 +3,21 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
+import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
+import { Health } from "../gen-deps/health/v1/health_pb.js";
+import { corsMiddleware } from "./http/cors.js";
+import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
+import { probeRoutes } from "./http/probes.js";
 import type { Logger } from "./logger.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
-import { createNodeHandler } from "./rpc/node-handler.js";
+import { healthHandlers } from "./rpc/health.js";
 import { loggingInterceptor } from "./rpc/logging-interceptor.js";
+import { createNodeHandler } from "./rpc/node-handler.js";
+import { createReadiness, type ReadinessProbe } from "./rpc/readiness.js";
+import { REFLECTION_SERVICES, registerReflection } from "./rpc/reflection.js";
+import { createReflectionIndex } from "./rpc/reflection-index.js";
 
 export interface ServerOptions {
   readonly host: string;
@@ -16,7 +26,11 @@ export interface ServerOptions {
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Browser origins allowed to call (CORS), like "https://app.example.com"; empty allows none. */
+  readonly corsOrigins: readonly string[];
   readonly useCases: ContactUseCases;
+  /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
+  readonly readinessProbe: ReadinessProbe;
   readonly logger: Logger;
 }
 
@@ -33,25 +47,45 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
- * Serves ContactService over gRPC, gRPC-Web and Connect on one cleartext port, for HTTP/1.1 and h2c alike: each
- * connection's first bytes decide whether it goes to the HTTP/2 or the HTTP/1.1 server.
+ * Serves ContactService, gRPC health and server reflection over gRPC, gRPC-Web and Connect, and the plain HTTP
+ * probes /healthz and /readyz, on one cleartext port, for HTTP/1.1 and h2c alike: each connection's first bytes
+ * decide whether it goes to the HTTP/2 or the HTTP/1.1 server.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController();
   // Every call in flight listens on this signal; the default cap of 10 listeners would only warn.
   setMaxListeners(0, shutdown.signal);
+  const { logger } = options;
+  const readiness = createReadiness(options.readinessProbe, {
+    onChange: (ready, error) =>
+      ready
+        ? logger.info("ready: the database answers")
+        : logger.warn({ err: error }, "not ready: the database does not answer"),
+  });
+  // Reflection describes every service served here and the error details our errors carry, so that clients
+  // (grpcurl, buf curl) can decode those details without a copy of the schema.
+  const reflection = createReflectionIndex(
+    [ContactService, Health, ...REFLECTION_SERVICES],
+    [file_google_rpc_error_details, file_google_rpc_status],
+  );
   const handler = createNodeHandler({
-    routes: (router) => router.service(ContactService, contactServiceHandlers(options.useCases)),
-    interceptors: [loggingInterceptor(options.logger), errorMappingInterceptor(options.logger)],
+    routes: (router) => {
+      router.service(ContactService, contactServiceHandlers(options.useCases));
+      router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
+      registerReflection(router, reflection);
+    },
+    interceptors: [loggingInterceptor(logger), errorMappingInterceptor(logger)],
     readMaxBytes: options.maxRequestBytes,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   });
 
+  const middlewares: Middleware[] = [corsMiddleware(options.corsOrigins), probeRoutes(readiness)];
   let inFlight = 0;
-  const counted: typeof handler = (req, res) => {
+  const counted = (req: HttpRequest, res: HttpResponse) => {
     inFlight++;
     res.once("close", () => inFlight--);
+    for (const middleware of middlewares) if (middleware(req, res)) return;
     handler(req, res);
   };
   const h1 = http.createServer(counted);
@@ -75,6 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closing: Promise<void> | undefined;
   const close = async () => {
+    // Not ready from the first moment: health watchers and /readyz tell load balancers to stop sending calls.
+    readiness.beginShutdown();
     listener.close();
     for (const session of sessions) session.close(); // GOAWAY: finish streams in flight, accept no new ones
     const deadline = Date.now() + options.shutdownGraceMs;
