@@ -2,10 +2,12 @@ import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
 import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
+import { trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
 import { probeRoutes } from "./http/probes.js";
@@ -81,20 +83,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const middlewares: Middleware[] = [corsMiddleware(options.corsOrigins), probeRoutes(readiness)];
-  let inFlight = 0;
-  const counted = (req: HttpRequest, res: HttpResponse) => {
-    inFlight++;
-    res.once("close", () => inFlight--);
+  const h1 = http.createServer(serve);
+  const h2 = http2.createServer(serve);
+  const connections = trackConnections(h1, h2);
+  function serve(req: HttpRequest, res: HttpResponse) {
+    connections.track(req, res);
     for (const middleware of middlewares) if (middleware(req, res)) return;
     handler(req, res);
-  };
-  const h1 = http.createServer(counted);
-  const h2 = http2.createServer(counted);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
+  }
 
   const listener = net.createServer((socket) => routeConnection(socket, h1, h2));
   await new Promise<void>((resolve, reject) => {
@@ -112,17 +108,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Not ready from the first moment: health watchers and /readyz tell load balancers to stop sending calls.
     readiness.beginShutdown();
     listener.close();
-    for (const session of sessions) session.close(); // GOAWAY: finish streams in flight, accept no new ones
-    const deadline = Date.now() + options.shutdownGraceMs;
-    while (inFlight > 0 && Date.now() < deadline) {
-      h1.closeIdleConnections();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    shutdown.abort(new Error("server is shutting down"));
+    await connections.drain(Date.now() + options.shutdownGraceMs);
+    // Calls still running after the grace period are cancelled; clients see UNAVAILABLE and may retry.
+    shutdown.abort(new ConnectError("the server is shutting down; retry the call", Code.Unavailable));
     // Destroying in the same tick would lose the error frames just sent to cancelled calls.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    h1.closeAllConnections();
-    for (const session of sessions) session.destroy();
+    connections.destroyAll();
   };
   return { url: `http://${host}:${port}`, port, close: () => (closing ??= close()) };
 }
