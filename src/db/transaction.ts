@@ -23,8 +23,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 export type RetryListener = (failure: DbFailure, attempt: number) => void;
 
 /**
- * A Transact over a TypeORM data source: READ COMMITTED (locking reads take no gap locks, so racing creators
- * meet on the unique index instead of deadlocking), and the whole transaction retried on duplicate keys,
+ * A Transact over a TypeORM data source (whose connections are READ COMMITTED, see database.ts), with the whole
+ * transaction retried on duplicate keys,
  * deadlocks, lock timeouts and lost connections. Never a statement inside it: after such an error the
  * transaction's reads are stale. Exhausted retries become ContentionError or UnavailableError.
  */
@@ -37,7 +37,7 @@ export function createTransact(
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await dataSource.transaction("READ COMMITTED", (manager) => work(contactRepository(manager)));
+        return await dataSource.transaction((manager) => work(contactRepository(manager)));
       } catch (error) {
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
