@@ -27,7 +27,8 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      // Keep the last 256 KiB: enough for assertions on recent lines, bounded for long soaks.
+      output = (output + chunk.toString()).slice(-262_144);
       const match = /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
