@@ -22,6 +22,7 @@ describe("loadConfig", () => {
     maxTimeoutMs: 30_000,
     shutdownGraceMs: 10_000,
     logLevel: "info",
+    corsOrigins: [],
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -63,6 +64,7 @@ describe("loadConfig", () => {
       maxTimeoutMs: 600_000,
       shutdownGraceMs: 0,
       logLevel: "debug",
+      corsOrigins: [],
     });
   });
 
