@@ -1,0 +1,161 @@
+import { type JsonObject, toJson } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { type Contact, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
+import { ContactService, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import { apiUrlFrom, FIELD_NAMES, FIELDS, type FieldName, fieldErrors, toRequest } from "./upsert-form.js";
+
+const CALL_TIMEOUT_MS = 10_000;
+const RESULT_TEXT: Partial<Record<UpsertResult, string>> = {
+  [UpsertResult.CREATED]: "Created a new contact.",
+  [UpsertResult.UPDATED]: "Updated the existing contact.",
+};
+
+function byId<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is missing from index.html`);
+  return element as T;
+}
+
+const form = byId<HTMLFormElement>("upsert-form");
+const status = byId<HTMLElement>("status");
+const formError = byId<HTMLElement>("form-error");
+const result = byId<HTMLElement>("result");
+const resultFields = byId<HTMLElement>("result-fields");
+const apiKey = byId<HTMLInputElement>("api-key");
+const submit = form.querySelector("button") as HTMLButtonElement;
+
+interface Control {
+  readonly input: HTMLInputElement | HTMLTextAreaElement;
+  readonly error: HTMLElement;
+}
+
+/** One labelled input per field, grouped in fieldsets, each with its hint and its (empty) error line. */
+function renderFields(): Map<FieldName, Control> {
+  const controls = new Map<FieldName, Control>();
+  const groups = new Map<string, HTMLFieldSetElement>();
+  for (const name of FIELD_NAMES) {
+    const spec = FIELDS[name];
+    let fieldset = groups.get(spec.group);
+    if (!fieldset) {
+      fieldset = document.createElement("fieldset");
+      fieldset.append(Object.assign(document.createElement("legend"), { textContent: spec.group }));
+      groups.set(spec.group, fieldset);
+      byId("fields").append(fieldset);
+    }
+    const id = `field-${name}`;
+    const row = Object.assign(document.createElement("div"), { className: "field" });
+    if (spec.input === "textarea") row.classList.add("wide");
+    const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: spec.label });
+    const input =
+      spec.input === "textarea"
+        ? Object.assign(document.createElement("textarea"), { rows: 4 })
+        : Object.assign(document.createElement("input"), { type: spec.input ?? "text" });
+    Object.assign(input, { id, name, required: spec.required === true });
+    row.append(label, input);
+    const describedBy: string[] = [];
+    if (spec.hint) {
+      const hint = Object.assign(document.createElement("p"), { id: `${id}-hint`, className: "hint" });
+      hint.textContent = spec.hint;
+      row.append(hint);
+      describedBy.push(hint.id);
+    }
+    const error = Object.assign(document.createElement("p"), { id: `${id}-error`, className: "error" });
+    error.hidden = true;
+    row.append(error);
+    describedBy.push(error.id);
+    input.setAttribute("aria-describedby", describedBy.join(" "));
+    fieldset.append(row);
+    controls.set(name, { input, error });
+  }
+  return controls;
+}
+
+const controls = renderFields();
+
+function clearMessages(): void {
+  status.textContent = "";
+  formError.textContent = "";
+  for (const { input, error } of controls.values()) {
+    input.removeAttribute("aria-invalid");
+    error.textContent = "";
+    error.hidden = true;
+  }
+}
+
+function showContact(contact: Contact): void {
+  const labels: Record<string, string> = { id: "ID", createTime: "Created at", updateTime: "Updated at" };
+  for (const name of FIELD_NAMES) labels[name] = FIELDS[name].label;
+  resultFields.replaceChildren();
+  for (const [key, value] of Object.entries(toJson(ContactSchema, contact) as JsonObject)) {
+    resultFields.append(
+      Object.assign(document.createElement("dt"), { textContent: labels[key] ?? key }),
+      Object.assign(document.createElement("dd"), { textContent: String(value) }),
+    );
+  }
+  result.hidden = false;
+}
+
+function showError(error: ConnectError, apiUrl: string): void {
+  result.hidden = true;
+  if (error.code === Code.InvalidArgument) {
+    const { byField, other } = fieldErrors(error);
+    for (const [name, descriptions] of byField) {
+      const control = controls.get(name);
+      if (!control) continue;
+      control.input.setAttribute("aria-invalid", "true");
+      control.error.textContent = descriptions.join("; ");
+      control.error.hidden = false;
+    }
+    const first = FIELD_NAMES.find((name) => byField.has(name));
+    if (first) controls.get(first)?.input.focus();
+    formError.textContent =
+      byField.size > 0 || other.length > 0
+        ? ["Please correct the marked fields.", ...other].join(" ")
+        : error.rawMessage;
+    return;
+  }
+  // A refused CORS preflight or an unreachable server both surface as a failed fetch.
+  const hint =
+    error.code === Code.Unknown || error.code === Code.Unavailable
+      ? ` Check that a server runs at ${apiUrl} and lists ${location.origin} in CORS_ORIGINS.`
+      : "";
+  formError.textContent = `${Code[error.code]}: ${error.rawMessage}.${hint}`;
+}
+
+function start(): void {
+  const apiUrl = apiUrlFrom(location.search);
+  if (apiUrl instanceof Error) {
+    formError.textContent = apiUrl.message;
+    submit.disabled = true;
+    return;
+  }
+  byId("api-url").textContent = apiUrl;
+  // connect-web's Connect transport speaks JSON unless useBinaryFormat is set.
+  const client = createClient(ContactService, createConnectTransport({ baseUrl: apiUrl }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearMessages();
+    const values = Object.fromEntries(
+      FIELD_NAMES.map((name) => [name, controls.get(name)?.input.value ?? ""]),
+    ) as Record<FieldName, string>;
+    submit.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    try {
+      const key = apiKey.value.trim();
+      const response = await client.upsertContact(toRequest(values), {
+        timeoutMs: CALL_TIMEOUT_MS,
+        headers: key ? { Authorization: `Bearer ${key}` } : {},
+      });
+      status.textContent = RESULT_TEXT[response.result] ?? "Saved.";
+      if (response.contact) showContact(response.contact);
+    } catch (error) {
+      showError(ConnectError.from(error), apiUrl);
+    } finally {
+      submit.disabled = false;
+      form.removeAttribute("aria-busy");
+    }
+  });
+}
+
+start();
