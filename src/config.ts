@@ -13,6 +13,10 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Browser origins allowed to call the service (CORS), each `scheme://host[:port]`; none by default. */
   readonly corsOrigins: readonly string[];
+  /** JSON file of API keys (name, token SHA-256, firms); when set, ContactService calls need a bearer token. */
+  readonly apiKeysFile: string | undefined;
+  /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
+  readonly authDisabled: boolean;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -64,9 +68,27 @@ export function loadConfig(env: Env): Config {
       return raw as LogLevel;
     }),
     corsOrigins: read("CORS_ORIGINS", [], origins),
+    apiKeysFile: read<string | undefined>("API_KEYS_FILE", undefined, (raw) => raw),
+    authDisabled: read("AUTH", false, (raw) => {
+      if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
+      return raw === "disabled";
+    }),
   };
+  if (config.authDisabled && config.apiKeysFile !== undefined) {
+    problems.push("AUTH=disabled contradicts API_KEYS_FILE: set one or the other");
+  }
+  if (!config.authDisabled && config.apiKeysFile === undefined && !isLoopback(config.host)) {
+    problems.push(
+      `HOST=${JSON.stringify(config.host)} is not a loopback address and API_KEYS_FILE is not set: every caller would be unauthenticated. Set API_KEYS_FILE, or AUTH=disabled to serve without authentication on purpose`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function integer(min: number, max: number) {
@@ -78,7 +100,6 @@ function integer(min: number, max: number) {
   };
 }
 
-/** Hides the password of a URL-like value, even one too malformed to parse (the last @ ends the user info). */
 /** A comma-separated list of origins; every entry must be exactly what a browser sends in its Origin header. */
 function origins(raw: string): readonly string[] {
   const list = raw
@@ -104,6 +125,7 @@ function isOrigin(text: string): boolean {
   }
 }
 
+/** Hides the password of a URL-like value, even one too malformed to parse (the last @ ends the user info). */
 function redact(url: string): string {
   const start = url.indexOf("//") + 2;
   const end = url.lastIndexOf("@");

@@ -28,9 +28,16 @@ async function main(): Promise<void> {
       transports: ["HTTP/1.1", "h2c"],
       database: app.databaseVersion,
       emailCollation: app.emailCollation,
+      authentication: app.authentication,
     },
     "listening",
   );
+  if (app.authentication === "off") {
+    logger.warn(
+      { host: config.host, authDisabled: config.authDisabled },
+      "authentication is off: any caller that reaches this address can read and write every firm (set API_KEYS_FILE)",
+    );
+  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

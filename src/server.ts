@@ -2,16 +2,21 @@ import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
 import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
+import type { Authenticate } from "./auth/api-keys.js";
 import { trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
+import { metricsRoute } from "./http/metrics-route.js";
 import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
 import { probeRoutes } from "./http/probes.js";
 import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { authInterceptor } from "./rpc/auth-interceptor.js";
+import { peerKey } from "./rpc/call-context.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { healthHandlers } from "./rpc/health.js";
@@ -33,6 +38,9 @@ export interface ServerOptions {
   readonly useCases: ContactUseCases;
   /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
   readonly readinessProbe: ReadinessProbe;
+  /** Checks bearer tokens on ContactService calls; undefined serves without authentication. */
+  readonly authenticate: Authenticate | undefined;
+  readonly metrics: Metrics;
   readonly logger: Logger;
 }
 
@@ -76,13 +84,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },
-    interceptors: [loggingInterceptor(logger), errorMappingInterceptor(logger)],
+    interceptors: [
+      loggingInterceptor(logger, options.metrics),
+      ...(options.authenticate
+        ? [authInterceptor(options.authenticate, new Set([ContactService.typeName]))]
+        : []),
+      errorMappingInterceptor(logger),
+    ],
+    contextValues: (request) =>
+      createContextValues().set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`),
     readMaxBytes: options.maxRequestBytes,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   });
 
-  const middlewares: Middleware[] = [corsMiddleware(options.corsOrigins), probeRoutes(readiness)];
+  const middlewares: Middleware[] = [
+    corsMiddleware(options.corsOrigins),
+    probeRoutes(readiness),
+    metricsRoute(options.metrics.registry),
+  ];
   const h1 = http.createServer(serve);
   const h2 = http2.createServer(serve);
   const connections = trackConnections(h1, h2);

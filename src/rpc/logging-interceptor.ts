@@ -1,29 +1,59 @@
+import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { peerKey, principalKey } from "./call-context.js";
+
+const REQUEST_ID = "x-request-id";
+// A caller's request id is echoed into logs: accept only a plain token, so it cannot forge log content.
+const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 /**
- * Logs one line per call: procedure, status code, duration and firm. Never the message bodies, which hold
- * personal data. Runs outside the error mapping, so it sees the code the client gets.
+ * Observes every call once: one log line (procedure, code, duration, firm, principal, peer, request id; never
+ * the bodies, which hold personal data) and the call metrics. The request id is the caller's `x-request-id`
+ * when it sends a usable one, a new UUID otherwise, and is returned in the `x-request-id` response header.
+ * Runs outside authentication and error mapping, so it sees the code the client gets.
  */
-export function loggingInterceptor(logger: Logger): Interceptor {
+export function loggingInterceptor(logger: Logger, metrics: Metrics): Interceptor {
   return (next) => async (request) => {
     const started = performance.now();
+    const sent = request.header.get(REQUEST_ID);
+    const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
     const firm = request.stream ? undefined : (request.message as { firmId?: unknown }).firmId;
+    const method = `${request.service.typeName}/${request.method.name}`;
     // Connect's Code enum has no OK; gRPC's name for success is used.
-    const line = (code: string) => ({
-      method: `${request.service.typeName}/${request.method.name}`,
-      code,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      firm: typeof firm === "string" && firm !== "" ? firm : undefined,
-      protocol: request.requestMethod === "GET" ? "connect-get" : request.header.get("content-type"),
-    });
+    const observe = (code: string) => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeCall(method, code, seconds);
+      logger.info(
+        {
+          method,
+          code,
+          durationMs: Math.round(seconds * 10_000) / 10,
+          firm: typeof firm === "string" && firm !== "" ? firm : undefined,
+          principal: request.contextValues.get(principalKey)?.name,
+          peer: request.contextValues.get(peerKey),
+          requestId,
+          protocol: request.requestMethod === "GET" ? "connect-get" : request.header.get("content-type"),
+        },
+        "call",
+      );
+    };
     try {
       const response = await next(request);
-      logger.info(line("OK"), "call");
+      response.header.set(REQUEST_ID, requestId);
+      observe("OK");
       return response;
     } catch (error) {
-      logger.info(line(Code[ConnectError.from(error).code]), "call");
-      throw error;
+      const connectError = ConnectError.from(error);
+      connectError.metadata.set(REQUEST_ID, requestId);
+      observe(codeName(connectError.code));
+      throw connectError;
     }
   };
+}
+
+/** gRPC's name for a code ("INVALID_ARGUMENT"), as logs and metrics label it. */
+function codeName(code: Code): string {
+  return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }

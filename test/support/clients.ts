@@ -20,8 +20,14 @@ export type UpsertInit = MessageInitShape<typeof UpsertContactRequestSchema>;
 /** A uniform face over every real client, so one test can run against each protocol. */
 export interface UpsertClient {
   readonly name: string;
-  upsert(request: UpsertInit, options?: { timeoutMs?: number }): Promise<UpsertContactResponse>;
+  upsert(request: UpsertInit, options?: CallOptions): Promise<UpsertContactResponse>;
   close(): void;
+}
+
+/** Per-call options every client supports: a deadline and request headers (gRPC metadata). */
+export interface CallOptions {
+  readonly timeoutMs?: number;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** What any client reports for a failed call, normalised: gRPC code name and the BadRequest field names. */
@@ -46,7 +52,7 @@ export function grpcJsClient(url: string): UpsertClient & { raw: grpc.Client } {
             Buffer.from(toBinary(UpsertContactRequestSchema, create(UpsertContactRequestSchema, message))),
           (bytes: Buffer) => fromBinary(UpsertContactResponseSchema, bytes),
           request,
-          new grpc.Metadata(),
+          metadataOf(options?.headers),
           { deadline },
           (error, response) => (error ? reject(error) : resolve(response as UpsertContactResponse)),
         );
@@ -56,11 +62,18 @@ export function grpcJsClient(url: string): UpsertClient & { raw: grpc.Client } {
   };
 }
 
+function metadataOf(headers: CallOptions["headers"]): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(headers ?? {})) metadata.set(key, value);
+  return metadata;
+}
+
 function connectClient(name: string, transport: Transport): UpsertClient {
   const client: Client<typeof ContactService> = createClient(ContactService, transport);
   return {
     name,
-    upsert: (request, options) => client.upsertContact(request, { timeoutMs: options?.timeoutMs }),
+    upsert: (request, options) =>
+      client.upsertContact(request, { timeoutMs: options?.timeoutMs, headers: options?.headers }),
     close: () => undefined,
   };
 }

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     shutdownGraceMs: 10_000,
     logLevel: "info",
     corsOrigins: [],
+    authDisabled: false,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -53,6 +54,7 @@ describe("loadConfig", () => {
         MAX_TIMEOUT_MS: "600000",
         SHUTDOWN_GRACE_MS: "0",
         LOG_LEVEL: "debug",
+        API_KEYS_FILE: "/etc/contacts/keys.json",
       }),
     ).toEqual({
       host: "0.0.0.0",
@@ -65,6 +67,28 @@ describe("loadConfig", () => {
       shutdownGraceMs: 0,
       logLevel: "debug",
       corsOrigins: [],
+      apiKeysFile: "/etc/contacts/keys.json",
+      authDisabled: false,
+    });
+  });
+
+  describe("authentication", () => {
+    it("on a loopback address without API keys, serves open", () => {
+      for (const HOST of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) {
+        expect(loadConfig({ HOST })).toMatchObject({ apiKeysFile: undefined, authDisabled: false });
+      }
+    });
+
+    it("on any other address without API keys, refuses to start unless AUTH=disabled", () => {
+      expect(() => loadConfig({ HOST: "0.0.0.0" })).toThrow(
+        /HOST="0.0.0.0" is not a loopback address.*API_KEYS_FILE/,
+      );
+      expect(loadConfig({ HOST: "0.0.0.0", AUTH: "disabled" }).authDisabled).toBe(true);
+    });
+
+    it("rejects AUTH values other than enabled or disabled, and AUTH=disabled with API_KEYS_FILE", () => {
+      expect(() => loadConfig({ AUTH: "off" })).toThrow(/AUTH="off" must be enabled or disabled/);
+      expect(() => loadConfig({ AUTH: "disabled", API_KEYS_FILE: "k.json" })).toThrow(/contradicts/);
     });
   });
 

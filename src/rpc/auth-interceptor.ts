@@ -1,0 +1,30 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { type Authenticate, grantsFirm } from "../auth/api-keys.js";
+import { principalKey } from "./call-context.js";
+
+/**
+ * Requires a known bearer token on every call of the given services, and a grant for the request's firm,
+ * before the handler runs: a refused call reads and writes nothing. Other services (health, reflection) stay
+ * open, for load balancers and schema discovery.
+ */
+export function authInterceptor(
+  authenticate: Authenticate,
+  protectedServices: ReadonlySet<string>,
+): Interceptor {
+  return (next) => async (request) => {
+    if (!protectedServices.has(request.service.typeName)) return next(request);
+    const principal = authenticate(request.header.get("authorization"));
+    if (!principal) {
+      throw new ConnectError("send a valid API key as `authorization: Bearer <token>`", Code.Unauthenticated);
+    }
+    request.contextValues.set(principalKey, principal);
+    const firmId = request.stream ? undefined : (request.message as { firmId?: unknown }).firmId;
+    if (typeof firmId === "string" && firmId.trim() !== "" && !grantsFirm(principal, firmId.trim())) {
+      throw new ConnectError(
+        `the API key "${principal.name}" is not granted firm "${firmId.trim()}"`,
+        Code.PermissionDenied,
+      );
+    }
+    return next(request);
+  };
+}
