@@ -10,6 +10,7 @@ export interface Config {
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  readonly requestReadTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** Browser origins allowed to call the service (CORS), each `scheme://host[:port]`; none by default. */
   readonly corsOrigins: readonly string[];
@@ -62,6 +63,7 @@ export function loadConfig(env: Env): Config {
     maxRequestBytes: read("MAX_REQUEST_BYTES", 1_048_576, integer(1_024, 67_108_864)),
     maxTimeoutMs: read("MAX_TIMEOUT_MS", 30_000, integer(100, 600_000)),
     shutdownGraceMs: read("SHUTDOWN_GRACE_MS", 10_000, integer(0, 600_000)),
+    requestReadTimeoutMs: read("REQUEST_READ_TIMEOUT_MS", 15_000, integer(100, 600_000)),
     logLevel: read("LOG_LEVEL", "info", (raw) => {
       if (!(LOG_LEVELS as readonly string[]).includes(raw))
         throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);

@@ -33,6 +33,8 @@ export interface ServerOptions {
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Time a client gets to send a request's headers and body; slow or stalled senders are cut off after it. */
+  readonly requestReadTimeoutMs: number;
   /** Browser origins allowed to call (CORS), like "https://app.example.com"; empty allows none. */
   readonly corsOrigins: readonly string[];
   readonly useCases: ContactUseCases;
@@ -54,7 +56,6 @@ export interface RunningServer {
 
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
  * Serves ContactService, gRPC health and server reflection over gRPC, gRPC-Web and Connect, and the plain HTTP
@@ -103,16 +104,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     probeRoutes(readiness),
     metricsRoute(options.metrics.registry),
   ];
-  const h1 = http.createServer(serve);
+  const readTimeout = options.requestReadTimeoutMs;
+  const h1 = http.createServer(
+    // Node checks these two deadlines every connectionsCheckingInterval, so that bounds how late it notices.
+    {
+      headersTimeout: readTimeout,
+      requestTimeout: readTimeout,
+      connectionsCheckingInterval: Math.min(readTimeout, 1_000),
+    },
+    serve,
+  );
   const h2 = http2.createServer(serve);
   const connections = trackConnections(h1, h2);
   function serve(req: HttpRequest, res: HttpResponse) {
     connections.track(req, res);
+    if (req instanceof http2.Http2ServerRequest) limitBodyTime(req, readTimeout);
     for (const middleware of middlewares) if (middleware(req, res)) return;
     handler(req, res);
   }
 
-  const listener = net.createServer((socket) => routeConnection(socket, h1, h2));
+  const listener = net.createServer((socket) => routeConnection(socket, h1, h2, readTimeout));
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
     listener.listen(options.port, options.host, () => {
@@ -120,6 +131,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   });
+  // The HTTP/1.1 server never listens itself (connections come from the listener above), but it starts the timer
+  // that enforces headersTimeout and requestTimeout on its "listening" event.
+  h1.emit("listening");
   const { port } = listener.address() as net.AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
 
@@ -134,14 +148,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Destroying in the same tick would lose the error frames just sent to cancelled calls.
     await new Promise((resolve) => setTimeout(resolve, 100));
     connections.destroyAll();
+    h1.close(); // stops the timeout timer started above
   };
   return { url: `http://${host}:${port}`, port, close: () => (closing ??= close()) };
 }
 
 /** Hands a new connection to the HTTP/2 server if it opens with the HTTP/2 preface, else to HTTP/1.1. */
-function routeConnection(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+function routeConnection(
+  socket: net.Socket,
+  h1: http.Server,
+  h2: http2.Http2Server,
+  timeoutMs: number,
+): void {
   let head = Buffer.alloc(0);
-  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+  socket.setTimeout(timeoutMs, () => socket.destroy());
   socket.on("error", () => socket.destroy());
   const onData = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);
@@ -157,4 +177,16 @@ function routeConnection(socket: net.Socket, h1: http.Server, h2: http2.Http2Ser
     if (!isH2) socket.resume();
   };
   socket.on("data", onData);
+}
+
+/**
+ * HTTP/2 has no request timeout of its own: a stream whose body stalls for `timeoutMs` is cancelled, so a client
+ * that never finishes its body cannot hold a call open. The timer stops once the body has arrived, so slow
+ * handlers are bounded by the call deadline instead.
+ */
+function limitBodyTime(request: http2.Http2ServerRequest, timeoutMs: number): void {
+  request.setTimeout(timeoutMs, () => request.stream.close(http2.constants.NGHTTP2_CANCEL));
+  const stop = () => request.setTimeout(0);
+  request.once("end", stop);
+  request.stream.once("close", stop);
 }

@@ -37,7 +37,9 @@ export function createTransact(
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await dataSource.transaction((manager) => work(contactRepository(manager)));
+        return await dataSource.transaction((manager) =>
+          work(withDeadline(contactRepository(manager), signal)),
+        );
       } catch (error) {
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
@@ -57,4 +59,23 @@ function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error 
   return failure === "unavailable"
     ? new UnavailableError("the database is unavailable; retry the call", { cause })
     : new ContentionError(attempts, { cause });
+}
+
+/**
+ * The caller's deadline applied to database work: every statement first checks the call's signal, so a call
+ * whose deadline passed (or that was cancelled) rolls back before its next statement instead of writing late.
+ */
+function withDeadline(store: ContactStore, signal: AbortSignal | undefined): ContactStore {
+  if (!signal) return store;
+  const guard =
+    <A extends unknown[], R>(statement: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      signal.throwIfAborted();
+      return statement(...args);
+    };
+  return {
+    findUpsertCandidates: guard(store.findUpsertCandidates),
+    insert: guard(store.insert),
+    update: guard(store.update),
+  };
 }

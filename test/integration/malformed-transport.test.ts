@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertContactRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
@@ -7,10 +8,29 @@ import { uniqueFirm } from "../support/database.js";
 
 const PATH = "/contacts.v1.ContactService/UpsertContact";
 const MAX_REQUEST_BYTES = 64 * 1024;
+const READ_TIMEOUT_MS = 500;
+
+/** Opens a raw TCP connection, sends `bytes`, and resolves with how long the server took to close it. */
+function timeUntilClosed(port: number, bytes: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+    socket.resume();
+    socket.on("error", () => undefined);
+    socket.once("close", () => resolve(Date.now() - started));
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error("the server kept a stalled connection open"));
+    }, 10_000);
+  });
+}
 
 let app: TestApp;
 beforeAll(async () => {
-  app = await startTestApp({ MAX_REQUEST_BYTES: String(MAX_REQUEST_BYTES) });
+  app = await startTestApp({
+    MAX_REQUEST_BYTES: String(MAX_REQUEST_BYTES),
+    REQUEST_READ_TIMEOUT_MS: String(READ_TIMEOUT_MS),
+  });
 });
 afterAll(async () => {
   await app.close();
@@ -83,7 +103,10 @@ describe("malformed input on the wire gets a client error, never internal", () =
   it("answers a JSON value of the wrong type with 400 naming the field", async () => {
     const response = await post('{"firmId": "acme", "email": 42}', "application/json");
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^email: /) });
+    expect(await response.json()).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^email: /),
+    });
   });
 
   it("ignores unknown JSON fields, so older servers accept newer clients", async () => {
@@ -134,6 +157,28 @@ describe("malformed input on the wire gets a client error, never internal", () =
     expect(oversized.status).toBe("8"); // RESOURCE_EXHAUSTED
   });
 
+  it("cuts off clients that send nothing, stall in their headers or never finish their body, serving others meanwhile", async () => {
+    const PATH_LINE = `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`;
+    const stalled = Promise.all([
+      timeUntilClosed(app.port, ""),
+      timeUntilClosed(app.port, PATH_LINE),
+      timeUntilClosed(
+        app.port,
+        `${PATH_LINE}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"firmId":`,
+      ),
+      h2BodyNeverEnds(),
+    ]);
+    // Other clients are served while the stalled ones wait to be cut off.
+    const body = JSON.stringify({
+      firmId: uniqueFirm("meanwhile"),
+      email: "m@example.com",
+      firstName: "M",
+      lastName: "W",
+    });
+    expect((await post(body, "application/json")).status).toBe(200);
+    for (const ms of await stalled) expect(ms).toBeLessThan(READ_TIMEOUT_MS + 3_000);
+  });
+
   it("keeps serving other clients afterwards", async () => {
     const body = JSON.stringify({
       firmId: uniqueFirm("after"),
@@ -144,3 +189,24 @@ describe("malformed input on the wire gets a client error, never internal", () =
     expect((await post(body, "application/json")).status).toBe(200);
   });
 });
+
+/** An h2c stream whose body never ends: resolves with how long the server took to cancel it. */
+function h2BodyNeverEnds(): Promise<number> {
+  const session = http2.connect(app.url);
+  session.on("error", () => undefined);
+  const started = Date.now();
+  const stream = session.request({ ":method": "POST", ":path": PATH, "content-type": "application/json" });
+  stream.write('{"firmId":');
+  stream.resume();
+  return new Promise((resolve, reject) => {
+    stream.on("error", () => undefined);
+    stream.once("close", () => {
+      session.close();
+      resolve(Date.now() - started);
+    });
+    setTimeout(() => {
+      session.destroy();
+      reject(new Error("the server kept a stalled stream open"));
+    }, 10_000);
+  });
+}
