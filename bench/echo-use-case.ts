@@ -1,0 +1,28 @@
+import type { Contact } from "../src/contacts/contact.js";
+import { DATA_FIELDS } from "../src/contacts/fields.js";
+import type { UpsertOutcome } from "../src/contacts/upsert-contact.js";
+import type { RawUpsertRequest } from "../src/contacts/validate-upsert.js";
+import type { ContactUseCases } from "../src/rpc/contact-service.js";
+
+const ECHO_ID = "00000000-0000-7000-8000-000000000000";
+
+/**
+ * The framework's floor: an UpsertContact that does no work beyond echoing the request back as the stored
+ * contact. No validation, no database. The handler, interceptors, codecs and listeners around it are the real
+ * ones, so a call to it costs what the service costs before its own work starts.
+ */
+export function echoUpsertContact(): ContactUseCases["upsertContact"] {
+  return async (raw: RawUpsertRequest): Promise<UpsertOutcome> => {
+    const now = new Date();
+    const contact: Record<string, unknown> = {
+      id: ECHO_ID,
+      firmId: raw.firmId,
+      trackingId: raw.trackingId ?? null,
+      email: raw.email ?? "",
+      createTime: now,
+      updateTime: now,
+    };
+    for (const field of DATA_FIELDS) contact[field] = raw[field] ?? null;
+    return { result: "updated", contact: contact as Contact, changed: [] };
+  };
+}

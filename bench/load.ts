@@ -1,0 +1,199 @@
+import http from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import {
+  ContactService,
+  UpsertContactRequestSchema,
+  UpsertContactResponseSchema,
+  UpsertResult,
+} from "../gen/contacts/v1/contact_service_pb.js";
+import type { FromLoad, LoadResult, LoadSpec, ToLoad } from "./messages.js";
+import { createRawPool, rawUpsert } from "./raw-mysql.js";
+import { countStatements, statementsBetween } from "./statement-counter.js";
+import { type OpKind, type UpsertRequest, workload } from "./workload.js";
+
+// A load generator: its own process (forked by bench/run.ts), so its CPU is not the server's. Keeps
+// `concurrency` calls in flight until told to stop, counting only calls that complete between "measure" and
+// "stop".
+
+type Answer = "created" | "updated";
+interface Caller {
+  call(request: UpsertRequest): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/** @grpc/grpc-js with one channel (one HTTP/2 connection) carrying every call in flight, protobuf-es codec. */
+function grpcCaller(url: string, timeoutMs: number): Caller {
+  const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
+  const serialize = (request: UpsertRequest) =>
+    Buffer.from(toBinary(UpsertContactRequestSchema, create(UpsertContactRequestSchema, request)));
+  const deserialize = (bytes: Buffer) => fromBinary(UpsertContactResponseSchema, bytes);
+  return {
+    call: (request) =>
+      new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          "/contacts.v1.ContactService/UpsertContact",
+          serialize,
+          deserialize,
+          request,
+          new grpc.Metadata(),
+          { deadline: Date.now() + timeoutMs },
+          (error, response) =>
+            error || !response ? reject(error) : resolve(answer(response.result === UpsertResult.CREATED)),
+        );
+      }),
+    close: async () => client.close(),
+  };
+}
+
+/** connect-node's Connect protocol with JSON over HTTP/1.1 keep-alive: one socket per call in flight. */
+function connectJsonCaller(url: string, concurrency: number, timeoutMs: number): Caller {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const transport = createConnectTransport({
+    baseUrl: url,
+    httpVersion: "1.1",
+    useBinaryFormat: false,
+    nodeOptions: { agent },
+  });
+  const client = createClient(ContactService, transport);
+  return {
+    call: async (request) => {
+      const response = await client.upsertContact(request, { timeoutMs });
+      return answer(response.result === UpsertResult.CREATED);
+    },
+    close: async () => agent.destroy(),
+  };
+}
+
+/** The raw mysql2 transaction, no RPC: the database's limit. */
+function rawCaller(databaseUrl: string, poolSize: number): Caller {
+  const pool = createRawPool(databaseUrl, poolSize);
+  return { call: (request) => rawUpsert(pool, request), close: () => pool.end() };
+}
+
+const answer = (created: boolean): Answer => (created ? "created" : "updated");
+
+function errorName(error: unknown): string {
+  if (error instanceof ConnectError) return Code[error.code] ?? String(error.code);
+  if (error && typeof error === "object") {
+    const { code, name } = error as { code?: unknown; name?: unknown };
+    if (typeof code === "number" && "metadata" in error) return grpc.status[code] ?? String(code);
+    if (typeof code === "string" || typeof code === "number") return String(code);
+    if (typeof name === "string") return name;
+  }
+  return "unknown";
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return (
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
+  );
+}
+
+async function main(spec: LoadSpec): Promise<void> {
+  const statements = countStatements();
+  const caller =
+    spec.target === "mysql2"
+      ? rawCaller(spec.databaseUrl ?? "", spec.poolSize)
+      : spec.target === "grpc"
+        ? grpcCaller(spec.url ?? "", spec.callTimeoutMs)
+        : connectJsonCaller(spec.url ?? "", spec.concurrency, spec.callTimeoutMs);
+  const send = (message: FromLoad) => process.send?.(message);
+
+  let measuring = false;
+  let stopping = false;
+  let windowStart = 0;
+  let windowEnd = 0;
+  let cpuStart = process.cpuUsage();
+  let statementsStart = statements();
+  let latencies = new Float64Array(1 << 16);
+  let calls = 0;
+  const errors: Record<string, number> = {};
+  const kinds: Record<OpKind, number> = { create: 0, updateByTrackingId: 0, updateByEmail: 0 };
+  const answers = { created: 0, updated: 0 };
+
+  const worker = async (index: number) => {
+    const next = workload(spec.shape, spec.seed + index, `${spec.token}w${index}`);
+    while (!stopping) {
+      const op = next();
+      const started = performance.now();
+      try {
+        const result = await caller.call(op.request);
+        if (!measuring) continue;
+        if (calls === latencies.length) {
+          const grown = new Float64Array(latencies.length * 2);
+          grown.set(latencies);
+          latencies = grown;
+        }
+        latencies[calls++] = performance.now() - started;
+        kinds[op.kind]++;
+        answers[result]++;
+      } catch (error) {
+        if (measuring) errors[errorName(error)] = (errors[errorName(error)] ?? 0) + 1;
+        await sleep(1); // never spin on a failing target
+      }
+    }
+  };
+
+  const lifetime = setTimeout(() => {
+    stopping = true;
+  }, spec.maxSeconds * 1000);
+  process.on("disconnect", () => {
+    stopping = true;
+    measuring = false;
+  });
+  const done = new Promise<void>((resolve) => {
+    process.on("message", (message: ToLoad) => {
+      if (message.type === "measure") {
+        cpuStart = process.cpuUsage();
+        statementsStart = statements();
+        windowStart = performance.now();
+        measuring = true;
+      } else if (message.type === "stop") {
+        windowEnd = performance.now();
+        measuring = false;
+        stopping = true;
+        resolve();
+      }
+    });
+  });
+
+  const workers = Array.from({ length: spec.concurrency }, (_, i) => worker(i));
+  await sleep(spec.warmupSeconds * 1000);
+  send({ type: "warm" });
+  await Promise.race([done, Promise.all(workers)]);
+  const cpu = process.cpuUsage(cpuStart);
+  const statementsInWindow = statementsBetween(statementsStart, statements());
+  await Promise.all(workers);
+  clearTimeout(lifetime);
+
+  const sorted = latencies.slice(0, calls).sort();
+  const result: LoadResult = {
+    calls,
+    errors,
+    windowMs: windowEnd - windowStart,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? Number.NaN,
+    },
+    kinds,
+    answers,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    statements: statementsInWindow,
+  };
+  send({ type: "result", result });
+  await caller.close();
+  process.disconnect?.();
+}
+
+main(JSON.parse(process.argv[2] ?? "{}") as LoadSpec).catch((error: unknown) => {
+  process.stderr.write(`load generator failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,135 @@
+import type { Measurement } from "./measure-row.js";
+import type { Target } from "./messages.js";
+
+/** Ratios of a row to the two references measured at the same concurrency (and path, for the floor). */
+export interface Ratios {
+  /** calls/s of this row over the db reference's; the service's share of what the database alone does. */
+  readonly throughputVsDb: number | null;
+  /** calls/s over the framework floor's on the same path. */
+  readonly throughputVsFloor: number | null;
+  readonly p50VsDb: number | null;
+  readonly p50VsFloor: number | null;
+  readonly p99VsDb: number | null;
+  readonly p99VsFloor: number | null;
+}
+
+export type BenchRow = Measurement & { readonly ratios: Ratios };
+
+/** The results file: what ran, where, and every row with its ratios. */
+export interface BenchReport {
+  readonly schema: "contacts-bench/1";
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly environment: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly rows: readonly BenchRow[];
+  /** Every measurement of every round, when there was more than one. */
+  readonly rounds?: readonly Measurement[];
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !(b > 0) ? null : a / b;
+
+/** Adds to each row its ratios to the db reference and the framework floor of the same concurrency. */
+export function withRatios(rows: readonly Measurement[]): BenchRow[] {
+  const find = (kind: Measurement["kind"], concurrency: number, path?: Target) =>
+    rows.find(
+      (r) => r.kind === kind && r.concurrency === concurrency && (path === undefined || r.path === path),
+    );
+  return rows.map((row) => {
+    const db = find("db", row.concurrency);
+    const floor = row.kind === "db" ? undefined : find("floor", row.concurrency, row.path);
+    return {
+      ...row,
+      ratios: {
+        throughputVsDb: ratio(row.callsPerSecond, db?.callsPerSecond),
+        throughputVsFloor: ratio(row.callsPerSecond, floor?.callsPerSecond),
+        p50VsDb: ratio(row.load.latencyMs.p50, db?.load.latencyMs.p50),
+        p50VsFloor: ratio(row.load.latencyMs.p50, floor?.load.latencyMs.p50),
+        p99VsDb: ratio(row.load.latencyMs.p99, db?.load.latencyMs.p99),
+        p99VsFloor: ratio(row.load.latencyMs.p99, floor?.load.latencyMs.p99),
+      },
+    };
+  });
+}
+
+/** Per kind, path and concurrency, the round with the median calls/s (the lower one of an even count). */
+export function medianRounds(measurements: readonly Measurement[]): Measurement[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of measurements) {
+    const key = `${m.kind} ${m.path} ${m.concurrency}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  return [...groups.values()].map((group) => {
+    const sorted = [...group].sort((a, b) => a.callsPerSecond - b.callsPerSecond);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
+  });
+}
+
+/** A row's name in the table and the chart. */
+export function rowLabel(row: Pick<Measurement, "kind" | "path">): string {
+  const path = row.path === "grpc" ? "gRPC" : row.path === "connect-json" ? "Connect JSON h1" : "mysql2";
+  return row.kind === "db"
+    ? "db limit (mysql2, no RPC)"
+    : `${row.kind === "service" ? "service" : "floor"}, ${path}`;
+}
+
+const fixed = (value: number | null, digits: number) =>
+  value === null || Number.isNaN(value) ? "-" : value.toFixed(digits);
+const ms = (value: number) => fixed(value, value < 10 ? 2 : 1);
+const times = (value: number | null) => (value === null ? "" : `${value.toFixed(2)}x`);
+
+/**
+ * The one table, as Markdown: per concurrency the db limit, then per path the service and its floor. Ratios are
+ * calls/s over the reference's, so 0.40x means the service does 40% of the reference's calls per second.
+ */
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = [
+    "row",
+    "in flight",
+    "calls/s",
+    "p50 ms",
+    "p99 ms",
+    "vs db",
+    "vs floor",
+    "server CPU µs/call",
+    "db CPU µs/call",
+    "stmts/upsert",
+    "peak RSS MiB",
+    "errors",
+  ];
+  const lines = rows.map((row) => [
+    rowLabel(row),
+    String(row.concurrency),
+    fixed(row.callsPerSecond, 0),
+    ms(row.load.latencyMs.p50),
+    ms(row.load.latencyMs.p99),
+    times(row.ratios.throughputVsDb),
+    times(row.ratios.throughputVsFloor),
+    row.serverCpuUsPerCall === null
+      ? `(${fixed(row.clientCpuUsPerCall, 0)})`
+      : fixed(row.serverCpuUsPerCall, 0),
+    fixed(row.dbCpuUsPerCall, 0),
+    fixed(row.statementsPerCall, 2),
+    fixed(row.peakRssMiB, 0),
+    String(Object.values(row.load.errors).reduce((a, b) => a + b, 0)),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+  const format = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [format(header), rule, ...lines.map(format)].join("\n");
+}
+
+/** Table rows in reading order: per concurrency, the db limit, then per path the service and its floor. */
+export function tableOrder(rows: readonly BenchRow[]): BenchRow[] {
+  const kindOrder = { db: 0, service: 1, floor: 2 } as const;
+  const pathOrder = (path: Target) => (path === "grpc" ? 0 : 1);
+  return [...rows].sort(
+    (a, b) =>
+      a.concurrency - b.concurrency ||
+      (a.kind === "db" ? 0 : 1) - (b.kind === "db" ? 0 : 1) ||
+      pathOrder(a.path) - pathOrder(b.path) ||
+      kindOrder[a.kind] - kindOrder[b.kind],
+  );
+}
