@@ -7,7 +7,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { clarifyDecodeErrors } from "./decode-errors.js";
+import { correctWireErrors } from "./wire-errors.js";
 
 type NodeHandler = (
   request: Parameters<typeof universalRequestFromNodeRequest>[0],
@@ -16,7 +16,7 @@ type NodeHandler = (
 
 /**
  * connect-node's adapter, with two changes: each procedure's handler answers input it cannot decode as bad input
- * (see decode-errors.ts), and JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
+ * (see wire-errors.ts), and JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
  * with U+FFFD. Unknown paths go to `fallback` (404 without one).
  */
 export function createNodeHandler(options: ConnectNodeAdapterOptions): NodeHandler {
@@ -31,7 +31,7 @@ export function createNodeHandler(options: ConnectNodeAdapterOptions): NodeHandl
   });
   options.routes(router);
   const paths = new Map<string, UniversalHandler>();
-  for (const handler of router.handlers) paths.set(handler.requestPath, clarifyDecodeErrors(handler));
+  for (const handler of router.handlers) paths.set(handler.requestPath, correctWireErrors(handler));
   return (request, response) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
     if (!handler) {

@@ -12,12 +12,16 @@ const GRPC_INTERNAL = "13";
 const TRAILER_FLAG = 0x80;
 
 /**
- * Wraps a connect-es handler so that requests it cannot decode get the same kind of answer as any other bad input:
- * undecodable protobuf is INVALID_ARGUMENT (HTTP 400 over Connect) instead of INTERNAL on the Connect, gRPC and
- * gRPC-Web protocols alike, and a JSON field of the wrong type or with invalid text is named by its JSON name with
- * a google.rpc.BadRequest detail. Every other response passes through untouched.
+ * Wraps a connect-es handler to correct how its error answers look on the wire:
+ * - requests it cannot decode get the same kind of answer as any other bad input: undecodable protobuf is
+ *   INVALID_ARGUMENT (HTTP 400 over Connect) instead of INTERNAL on the Connect, gRPC and gRPC-Web protocols
+ *   alike, and a JSON field of the wrong type or with invalid text is named by its JSON name with a
+ *   google.rpc.BadRequest detail;
+ * - gRPC's grpc-message is percent-encoded as the gRPC spec says (only bytes outside printable ASCII, and %),
+ *   not with encodeURIComponent, which grpc-js decodes with decodeURI and so shows callers "email%3A ...".
+ * Every other response passes through untouched.
  */
-export function clarifyDecodeErrors(handler: UniversalHandler): UniversalHandler {
+export function correctWireErrors(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (request: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
     const response = await handler(request);
     const contentType = request.header.get("content-type") ?? "";
@@ -31,12 +35,27 @@ export function clarifyDecodeErrors(handler: UniversalHandler): UniversalHandler
 }
 
 function isParseFailure(status: string | null, message: string | null): boolean {
-  if (status !== GRPC_INTERNAL || message === null) return false;
+  return status === GRPC_INTERNAL && message !== null && safeDecode(message).startsWith(PARSE_FAILURE);
+}
+
+function safeDecode(message: string): string {
   try {
-    return decodeURIComponent(message).startsWith(PARSE_FAILURE);
+    return decodeURIComponent(message);
   } catch {
-    return false;
+    return message;
   }
+}
+
+/** The gRPC spec's Percent-Encoded: printable ASCII but % as is, every other UTF-8 byte as %XX. */
+function grpcPercentEncode(message: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(message)) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }
 
 /** gRPC: the status travels in trailers, which the adapter reads only after the body is written. */
@@ -44,9 +63,11 @@ function fixGrpcTrailer(response: UniversalServerResponse): UniversalServerRespo
   const trailer = response.trailer;
   if (!(trailer instanceof Headers)) return response;
   const fix = () => {
-    if (isParseFailure(trailer.get("grpc-status"), trailer.get("grpc-message"))) {
+    const message = trailer.get("grpc-message");
+    if (message === null) return;
+    if (isParseFailure(trailer.get("grpc-status"), message))
       trailer.set("grpc-status", GRPC_INVALID_ARGUMENT);
-    }
+    trailer.set("grpc-message", grpcPercentEncode(safeDecode(message)));
   };
   fix();
   return mapBody(response, (chunk) => chunk, fix);

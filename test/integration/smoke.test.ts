@@ -1,7 +1,8 @@
+import type { ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { allClients, failure, type UpsertClient } from "../support/clients.js";
+import { allClients, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
 import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
 
 let app: TestApp;
@@ -34,6 +35,20 @@ describe("every client reaches UpsertContact on one port", () => {
       const bad = await failure(client.upsert({ firmId, email: "nope" }));
       expect(bad).toMatchObject({ code: "INVALID_ARGUMENT", fields: ["email"] });
       expect(await storedContacts(firmId)).toHaveLength(1);
+    }
+  });
+});
+
+describe("gRPC error messages", () => {
+  it("reach grpc-js callers as the server wrote them, without percent-escapes", async () => {
+    const client = grpcJsClient(app.url);
+    try {
+      await client.upsert({ firmId: uniqueFirm("msg"), email: "nope", firstName: "A", lastName: "B" });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ServiceError).details).toBe("email: must look like name@example.com");
+    } finally {
+      client.close();
     }
   });
 });
