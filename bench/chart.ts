@@ -174,7 +174,8 @@ export function renderChart(report: BenchReport): string {
   const width = PANEL.width * Math.max(1, paths.length) + 20;
   const height = 3 * PANEL.height + 110;
   const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<title>UpsertContact benchmark, ${esc(report.startedAt)}: calls per second, p99 latency and CPU per call of the service, the framework floor and the database limit</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     text(
       14,
