@@ -13,9 +13,12 @@ export interface ContactStore {
    * a taken email), otherwise by email, ignoring letter case.
    */
   findUpsertCandidates(input: UpsertInput): Promise<UpsertCandidates>;
-  /** Inserts a new contact. A duplicate key surfaces as the driver's error, which the transaction retries. */
+  /**
+   * Inserts a new contact. The write may be sent with the commit: a duplicate key then surfaces from the
+   * transaction as the driver's error, which the transaction retries.
+   */
   insert(contact: Contact): Promise<void>;
-  /** Writes the given fields and the update time of a contact read in this transaction. */
+  /** Writes the given fields and the update time of a contact read in this transaction (possibly at commit). */
   update(contact: Contact, changed: readonly DataField[]): Promise<void>;
 }
 

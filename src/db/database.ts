@@ -84,6 +84,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // TypeORM's "mysql" driver emits FOR SHARE/NOWAIT syntax for versions MariaDB rejects.
       type: flavor,
       driver: sessionConfiguredMysql2,
+      // Lets a transaction send BEGIN with its first read and its writes with COMMIT (pipelined-transaction.ts).
+      multipleStatements: true,
       host: url.host,
       port: url.port,
       username: url.credentials.user,

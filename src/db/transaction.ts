@@ -4,6 +4,7 @@ import type { ContactStore, Transact } from "../contacts/contact-store.js";
 import { ContentionError, UnavailableError } from "../contacts/errors.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
+import { runPipelined } from "./pipelined-transaction.js";
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -24,9 +25,9 @@ export type RetryListener = (failure: DbFailure, attempt: number) => void;
 
 /**
  * A Transact over a TypeORM data source (whose connections are READ COMMITTED, see database.ts), with the whole
- * transaction retried on duplicate keys,
- * deadlocks, lock timeouts and lost connections. Never a statement inside it: after such an error the
- * transaction's reads are stale. Exhausted retries become ContentionError or UnavailableError.
+ * transaction retried on duplicate keys, deadlocks, lock timeouts and lost connections. Never a statement
+ * inside it: after such an error the transaction's reads are stale. Exhausted retries become ContentionError or
+ * UnavailableError. The caller's deadline applies to the database work: no statement is sent after it.
  */
 export function createTransact(
   dataSource: DataSource,
@@ -37,9 +38,7 @@ export function createTransact(
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await dataSource.transaction((manager) =>
-          work(withDeadline(contactRepository(manager), signal)),
-        );
+        return await runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal);
       } catch (error) {
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
@@ -59,23 +58,4 @@ function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error 
   return failure === "unavailable"
     ? new UnavailableError("the database is unavailable; retry the call", { cause })
     : new ContentionError(attempts, { cause });
-}
-
-/**
- * The caller's deadline applied to database work: every statement first checks the call's signal, so a call
- * whose deadline passed (or that was cancelled) rolls back before its next statement instead of writing late.
- */
-function withDeadline(store: ContactStore, signal: AbortSignal | undefined): ContactStore {
-  if (!signal) return store;
-  const guard =
-    <A extends unknown[], R>(statement: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> => {
-      signal.throwIfAborted();
-      return statement(...args);
-    };
-  return {
-    findUpsertCandidates: guard(store.findUpsertCandidates),
-    insert: guard(store.insert),
-    update: guard(store.update),
-  };
 }
