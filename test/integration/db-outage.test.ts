@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
@@ -27,6 +28,23 @@ describe("when the database goes away and comes back", () => {
     await db?.destroy();
   });
 
+  /** grpc.health.v1 Check over Connect JSON, for the whole server. */
+  const healthStatus = async () => {
+    const response = await fetch(`${app.url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    return ((await response.json()) as { status?: string }).status;
+  };
+  /** Polls `condition` for up to five seconds (health re-probes the database about once a second). */
+  const eventually = async (condition: () => Promise<boolean>) => {
+    for (const until = Date.now() + 5_000; Date.now() < until; await sleep(100)) {
+      if (await condition()) return true;
+    }
+    return false;
+  };
+
   const contact = (i: number): UpsertInit => ({
     firmId: "outage",
     trackingId: `T${i}`,
@@ -49,6 +67,9 @@ describe("when the database goes away and comes back", () => {
     console.info(`during the outage: ${JSON.stringify(outcomes.map((o) => o.code))} in ${elapsed} ms`);
     expect(outcomes.every((o) => o.code === "UNAVAILABLE")).toBe(true);
     expect(elapsed).toBeLessThan(DEADLINE_MS + 1_000);
+    // Health follows the database: load balancers stop sending calls here.
+    expect(await eventually(async () => (await healthStatus()) === "NOT_SERVING")).toBe(true);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
 
     await db.start();
     // The pool reconnects on its own: the first calls may still see UNAVAILABLE while it does.
@@ -63,6 +84,7 @@ describe("when the database goes away and comes back", () => {
     }
     console.info(`recovered ${Date.now() - started} ms after the outage began`);
     expect(recovered).toBe(true);
+    expect(await eventually(async () => (await healthStatus()) === "SERVING")).toBe(true);
     for (let i = 0; i < 10; i++) {
       const response = await clients[i % 2]?.upsert({ firmId: "outage", trackingId: `T${i}` });
       expect(response?.result).toBe(UpsertResult.UPDATED);
