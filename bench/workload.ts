@@ -5,29 +5,17 @@
  * orchestrator inserts before the first row, so every update finds its contact from the first call on.
  */
 
+import { DATA_FIELDS, type DataField } from "../src/contacts/fields.js";
+
 /** An UpsertContactRequest as plain strings (its JSON field names); every field is filled. */
 export type UpsertRequest = {
   readonly firmId: string;
   readonly trackingId?: string;
   readonly email: string;
-} & Readonly<Record<(typeof DATA_FIELD_NAMES)[number], string>>;
+} & Readonly<Record<DataField, string>>;
 
-/** The data fields of a contact, as in src/contacts/fields.ts (kept literal so the workload stays pure). */
-export const DATA_FIELD_NAMES = [
-  "firstName",
-  "lastName",
-  "phone",
-  "company",
-  "title",
-  "country",
-  "numberAndStreet",
-  "city",
-  "state",
-  "zipCode",
-  "prefix",
-  "suffix",
-  "note",
-] as const;
+/** The data fields of a contact, in the service's own order. */
+export const DATA_FIELD_NAMES: readonly DataField[] = DATA_FIELDS;
 
 /** What a call is meant to do, and so what the service should answer. */
 export type OpKind = "create" | "updateByTrackingId" | "updateByEmail";
