@@ -23,6 +23,10 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     env: { ...process.env, PORT: "0", DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // A test that fails before stopping its server must not leave the process behind.
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
+  child.once("exit", () => process.off("exit", reap));
   let output = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
