@@ -18,6 +18,7 @@ import type { Metrics } from "./metrics.js";
 import { authInterceptor } from "./rpc/auth-interceptor.js";
 import { peerKey } from "./rpc/call-context.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
+import { capCallTime } from "./rpc/deadline-cap.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { healthHandlers } from "./rpc/health.js";
 import { loggingInterceptor } from "./rpc/logging-interceptor.js";
@@ -31,6 +32,7 @@ export interface ServerOptions {
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly maxRequestBytes: number;
+  /** Longest a ContactService call may work; a longer client deadline is shortened to it. */
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
   /** Time a client gets to send a request's headers and body; slow or stalled senders are cut off after it. */
@@ -81,7 +83,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   const handler = createNodeHandler({
     routes: (router) => {
-      router.service(ContactService, contactServiceHandlers(options.useCases));
+      router.service(
+        ContactService,
+        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
+      );
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },
@@ -95,7 +100,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     contextValues: (request) =>
       createContextValues().set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`),
     readMaxBytes: options.maxRequestBytes,
-    maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   });
 

@@ -38,11 +38,15 @@ export function createTransact(
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal);
+        return await untilAborted(
+          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal),
+          signal,
+        );
       } catch (error) {
+        if (signal?.aborted) throw signal.reason; // the caller's deadline or cancellation, whatever it interrupted
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
-        if (attempt >= policy.maxAttempts || signal?.aborted) throw exhausted(failure, attempt, error);
+        if (attempt >= policy.maxAttempts) throw exhausted(failure, attempt, error);
         onRetry?.(failure, attempt);
         const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
         await sleep(Math.random() * ceiling, undefined, { signal }).catch((sleepError: unknown) => {
@@ -58,4 +62,28 @@ function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error 
   return failure === "unavailable"
     ? new UnavailableError("the database is unavailable; retry the call", { cause })
     : new ContentionError(attempts, { cause });
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts: the caller gets its answer at its
+ * deadline even while a statement still waits on a lock. The abandoned attempt sends nothing more (every round
+ * trip checks the signal) and rolls back when its statement returns.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
