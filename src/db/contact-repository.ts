@@ -1,7 +1,7 @@
 import type { Contact, UpsertInput } from "../contacts/contact.js";
 import type { ContactStore } from "../contacts/contact-store.js";
 import { DATA_FIELDS, type DataField } from "../contacts/fields.js";
-import { columnOf } from "./contact-entity.js";
+import { columnOf } from "./columns.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 
 // Every column, in one fixed order shared by SELECT and INSERT.

@@ -1,7 +1,6 @@
 import mysql2 from "mysql2";
 import { createConnection } from "mysql2/promise";
 import { DataSource } from "typeorm";
-import { ContactEntity } from "./contact-entity.js";
 import { MIGRATIONS } from "./migrations/index.js";
 
 /** Where the database is and how to pool connections to it. */
@@ -91,7 +90,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       username: url.credentials.user,
       password: url.credentials.password,
       database: url.database,
-      entities: [ContactEntity],
+      // No entities: the migrations own the schema and the repository writes its SQL (see contact-repository.ts).
+      entities: [],
       migrations: MIGRATIONS,
       migrationsTransactionMode: "each",
       synchronize: false,

@@ -1,6 +1,6 @@
 import type { QueryRunner } from "typeorm";
 import { MAX_LENGTH, OPTIONAL_FIELDS } from "../../contacts/fields.js";
-import { columnOf } from "../contact-entity.js";
+import { columnOf } from "../columns.js";
 import { defineMigration } from "./define-migration.js";
 import { emailCollation } from "./email-collation.js";
 
