@@ -31,6 +31,9 @@ const MIGRATION_LOCK = "contacts_service_migrations";
  * stuck behind another; the wait ends in a retried error, not a hang.
  */
 const SESSION_SETUP = [
+  // mysql2 escapes values client-side with backslashes; under NO_BACKSLASH_ESCAPES a value could end its string
+  // literal early, so that mode is switched off for our sessions whatever the server's default.
+  "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
   "SET SESSION innodb_lock_wait_timeout = 5",
 ];

@@ -21,8 +21,11 @@ export interface PrivateMariaDb {
 
 const run = promisify(execFile);
 
-/** Initialises a data directory with mariadb-install-db and starts mariadbd on a free loopback port. */
-export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
+/**
+ * Initialises a data directory with mariadb-install-db and starts mariadbd on a free loopback port, with any
+ * extra server options a test needs (an sql_mode, say).
+ */
+export async function startPrivateMariaDb(serverArgs: readonly string[] = []): Promise<PrivateMariaDb> {
   const dir = await mkdtemp(join(tmpdir(), "contacts-private-db-"));
   const port = await freePort();
   await run(
@@ -52,6 +55,7 @@ export async function startPrivateMariaDb(): Promise<PrivateMariaDb> {
           `--log-error=${dir}/error.log`,
           "--innodb-buffer-pool-size=32M",
           "--skip-name-resolve",
+          ...serverArgs,
         ],
         { stdio: "ignore" },
       );
