@@ -56,6 +56,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const H2_IDLE_TIMEOUT_MS = 120_000;
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -90,12 +91,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },
+    // Outermost first: logging sees the final code; error mapping also covers what authentication throws.
     interceptors: [
       loggingInterceptor(logger, options.metrics),
+      errorMappingInterceptor(logger),
       ...(options.authenticate
         ? [authInterceptor(options.authenticate, new Set([ContactService.typeName]))]
         : []),
-      errorMappingInterceptor(logger),
     ],
     contextValues: (request) =>
       createContextValues().set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`),
@@ -119,6 +121,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     serve,
   );
   const h2 = http2.createServer(serve);
+  // Idle HTTP/2 sessions are closed (GOAWAY, so a client simply reconnects), so they cannot pile up.
+  h2.setTimeout(H2_IDLE_TIMEOUT_MS);
+  h2.on("timeout", (session: http2.ServerHttp2Session) => session.close());
   const connections = trackConnections(h1, h2);
   function serve(req: HttpRequest, res: HttpResponse) {
     connections.track(req, res);
@@ -184,13 +189,13 @@ function routeConnection(
 }
 
 /**
- * HTTP/2 has no request timeout of its own: a stream whose body stalls for `timeoutMs` is cancelled, so a client
- * that never finishes its body cannot hold a call open. The timer stops once the body has arrived, so slow
- * handlers are bounded by the call deadline instead.
+ * HTTP/2 has no request timeout of its own: a stream whose body has not fully arrived `timeoutMs` after it began
+ * is cancelled, however it trickles in, so a slow or stalled sender cannot hold a call open. The timer stops once
+ * the body has arrived, so slow handlers are bounded by the call deadline instead.
  */
 function limitBodyTime(request: http2.Http2ServerRequest, timeoutMs: number): void {
-  request.setTimeout(timeoutMs, () => request.stream.close(http2.constants.NGHTTP2_CANCEL));
-  const stop = () => request.setTimeout(0);
+  const timer = setTimeout(() => request.stream.close(http2.constants.NGHTTP2_CANCEL), timeoutMs);
+  const stop = () => clearTimeout(timer);
   request.once("end", stop);
   request.stream.once("close", stop);
 }

@@ -62,9 +62,11 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
 
     async update(contact: Contact, changed: readonly DataField[]) {
       const sets = changed.map((field) => `${columnOf(field)} = ?`).join(", ");
-      tx.defer(`UPDATE contacts SET ${sets}, update_time = ? WHERE id = ?`, [
+      // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
+      tx.defer(`UPDATE contacts SET ${sets}, update_time = ? WHERE firm_id = ? AND id = ?`, [
         ...changed.map((field) => contact[field]),
         contact.updateTime,
+        contact.firmId,
         contact.id,
       ]);
     },

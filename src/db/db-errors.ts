@@ -9,6 +9,10 @@ const BY_ERRNO: Readonly<Record<number, DbFailure>> = {
   1040: "unavailable", // ER_CON_COUNT_ERROR
   1053: "unavailable", // ER_SERVER_SHUTDOWN
   1927: "unavailable", // MariaDB ER_CONNECTION_KILLED
+  1317: "unavailable", // ER_QUERY_INTERRUPTED (KILL QUERY, server shutting down)
+  1290: "unavailable", // ER_OPTION_PREVENTS_STATEMENT (--read-only: a replica, or a primary mid-failover)
+  1792: "unavailable", // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+  1836: "unavailable", // ER_READ_ONLY_MODE
   2002: "unavailable",
   2003: "unavailable",
   2006: "unavailable", // server has gone away

@@ -7,8 +7,13 @@ import { classifyDbError, type DbFailure } from "./db-errors.js";
 import { runPipelined } from "./pipelined-transaction.js";
 
 export interface RetryPolicy {
-  /** Attempts in all, the first included. */
+  /** Attempts in all, the first included, when writes collide (duplicate key, deadlock, lock timeout). */
   readonly maxAttempts: number;
+  /**
+   * Attempts in all when the database cannot be reached: enough to replace a pooled connection the server
+   * closed, few enough that a database silently dropping packets fails the call fast instead of at its deadline.
+   */
+  readonly maxUnavailableAttempts: number;
   /** Backoff before retry n is a random time in [0, min(maxDelayMs, baseDelayMs * 2^n)] ("full jitter"). */
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
@@ -16,6 +21,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   maxAttempts: 10,
+  maxUnavailableAttempts: 2,
   baseDelayMs: 2,
   maxDelayMs: 100,
 });
@@ -46,7 +52,8 @@ export function createTransact(
         if (signal?.aborted) throw signal.reason; // the caller's deadline or cancellation, whatever it interrupted
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
-        if (attempt >= policy.maxAttempts) throw exhausted(failure, attempt, error);
+        const limit = failure === "unavailable" ? policy.maxUnavailableAttempts : policy.maxAttempts;
+        if (attempt >= limit) throw exhausted(failure, attempt, error);
         onRetry?.(failure, attempt);
         const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
         await sleep(Math.random() * ceiling, undefined, { signal }).catch((sleepError: unknown) => {

@@ -24,6 +24,8 @@ export interface ConnectionTracker {
 export function trackConnections(h1: http.Server, h2: http2.Http2Server): ConnectionTracker {
   let inFlight = 0;
   let draining = false;
+  // HTTP/1.1 responses not yet finished, to tell their clients at drain time not to reuse the socket.
+  const responses = new Set<HttpResponse>();
   const sessions = new Set<http2.ServerHttp2Session>();
   // HTTP/1.1 sockets with their calls in flight and when they last went idle.
   const sockets = new Map<net.Socket, { busy: number; idleSince: number }>();
@@ -50,14 +52,19 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
       if (state) state.busy++;
       // Closing the socket after this response is the only race-free way to end an HTTP/1.1 keep-alive
       // connection: closing an idle one can cross a request the client is sending, which it sees as a reset.
-      if (draining && state) response.setHeader("connection", "close");
+      if (state) {
+        if (draining) response.setHeader("connection", "close");
+        else responses.add(response);
+      }
       response.once("close", () => {
+        responses.delete(response);
         inFlight--;
         if (state && --state.busy === 0) state.idleSince = Date.now();
       });
     },
     async drain(deadline) {
       draining = true;
+      for (const response of responses) if (!response.headersSent) response.setHeader("connection", "close");
       // GOAWAY: streams in flight finish, new ones are refused (REFUSED_STREAM: not processed, safe to retry).
       for (const session of sessions) session.close();
       while ((inFlight > 0 || sockets.size > 0 || sessions.size > 0) && Date.now() < deadline) {

@@ -18,10 +18,14 @@ export function authInterceptor(
       throw new ConnectError("send a valid API key as `authorization: Bearer <token>`", Code.Unauthenticated);
     }
     request.contextValues.set(principalKey, principal);
-    const firmId = request.stream ? undefined : (request.message as { firmId?: unknown }).firmId;
+    // Only unary calls carry one message whose firm can be checked before the handler runs.
+    if (request.stream)
+      throw new ConnectError("streaming calls are not authorized per firm", Code.Unimplemented);
+    const firmId = (request.message as { firmId?: unknown }).firmId;
     if (typeof firmId === "string" && firmId.trim() !== "" && !grantsFirm(principal, firmId.trim())) {
+      // The firm id is not echoed: it is unvalidated input, of any length.
       throw new ConnectError(
-        `the API key "${principal.name}" is not granted firm "${firmId.trim()}"`,
+        `the API key "${principal.name}" is not granted the request's firm`,
         Code.PermissionDenied,
       );
     }

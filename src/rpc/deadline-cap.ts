@@ -7,20 +7,26 @@ import type { ContactUseCases } from "./contact-service.js";
  * longer deadline is shortened instead, and the call ends with DEADLINE_EXCEEDED when the cap passes.
  */
 export function capCallTime(useCases: ContactUseCases, maxMs: number): ContactUseCases {
-  const capped = (signal: AbortSignal | undefined) => {
-    const cap = AbortSignal.timeout(maxMs);
-    const timedOut = new AbortController();
-    cap.addEventListener(
-      "abort",
-      () =>
-        timedOut.abort(
-          new ConnectError(`the call ran past the server's limit of ${maxMs} ms`, Code.DeadlineExceeded),
-        ),
-      { once: true },
-    );
-    return signal ? AbortSignal.any([signal, timedOut.signal]) : timedOut.signal;
-  };
   return {
-    upsertContact: (request, signal) => useCases.upsertContact(request, capped(signal)),
+    async upsertContact(request, signal) {
+      const cap = new AbortController();
+      // A timer per call, cleared when the call ends: AbortSignal.timeout would hold each call's state until
+      // the cap passed, long after the call.
+      const timer = setTimeout(
+        () =>
+          cap.abort(
+            new ConnectError(`the call ran past the server's limit of ${maxMs} ms`, Code.DeadlineExceeded),
+          ),
+        maxMs,
+      );
+      try {
+        return await useCases.upsertContact(
+          request,
+          signal ? AbortSignal.any([signal, cap.signal]) : cap.signal,
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
   };
 }

@@ -60,8 +60,28 @@ export function errorMappingInterceptor(logger: Logger): Interceptor {
       return await next(request);
     } catch (thrown) {
       const { error, unexpected } = toConnectError(thrown, request.signal);
-      if (unexpected) logger.error({ err: thrown, procedure: request.url }, "unexpected error");
+      if (unexpected) logger.error({ err: withoutData(thrown), procedure: request.url }, "unexpected error");
       throw error;
     }
+  };
+}
+
+/**
+ * What of an unexpected error may be logged. Database errors carry the statement's values (`parameters`, `sql`,
+ * and messages like "Duplicate entry 'ann@example.com-acme'"), which are personal data: for them only the
+ * codes and the stack's frames are kept.
+ */
+function withoutData(error: unknown): unknown {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const source = (error as { driverError?: unknown }).driverError ?? error;
+  const { code, errno, sqlState } = source as { code?: unknown; errno?: unknown; sqlState?: unknown };
+  const fromDatabase = source !== error || errno !== undefined || "sql" in error;
+  return {
+    type: error.name,
+    message: fromDatabase ? "(database error; message withheld)" : error.message,
+    code,
+    errno,
+    sqlState,
+    stack: error.stack?.split("\n").slice(1).join("\n"),
   };
 }

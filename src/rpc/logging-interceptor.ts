@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { MAX_LENGTH } from "../contacts/fields.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { peerKey, principalKey } from "./call-context.js";
@@ -30,7 +31,8 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
           method,
           code,
           durationMs: Math.round(seconds * 10_000) / 10,
-          firm: typeof firm === "string" && firm !== "" ? firm : undefined,
+          // Unvalidated input: cut to the longest valid firm id, so a huge one cannot bloat every log line.
+          firm: typeof firm === "string" && firm !== "" ? firm.slice(0, MAX_LENGTH.firmId) : undefined,
           principal: request.contextValues.get(principalKey)?.name,
           peer: request.contextValues.get(peerKey),
           requestId,

@@ -45,7 +45,8 @@ export function createNodeHandler(options: ConnectNodeAdapterOptions): NodeHandl
     }
     handler(universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)))
       .then((universal) => universalResponseToNodeResponse(universal, response))
-      // Errors here are failed writes to a client that went away; the call itself was already answered.
-      .catch(() => undefined);
+      // A failed write to a client that went away, or a response that could not be produced: never leave the
+      // client waiting.
+      .catch(() => response.destroy());
   };
 }

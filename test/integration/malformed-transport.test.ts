@@ -167,6 +167,7 @@ describe("malformed input on the wire gets a client error, never internal", () =
         `${PATH_LINE}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"firmId":`,
       ),
       h2BodyNeverEnds(),
+      h2BodyNeverEnds(true),
     ]);
     // Other clients are served while the stalled ones wait to be cut off.
     const body = JSON.stringify({
@@ -190,14 +191,19 @@ describe("malformed input on the wire gets a client error, never internal", () =
   });
 });
 
-/** An h2c stream whose body never ends: resolves with how long the server took to cancel it. */
-function h2BodyNeverEnds(): Promise<number> {
+/**
+ * An h2c stream whose body never ends, stalled or trickling a byte every 200 ms: resolves with how long the
+ * server took to cancel it.
+ */
+function h2BodyNeverEnds(trickle = false): Promise<number> {
   const session = http2.connect(app.url);
   session.on("error", () => undefined);
   const started = Date.now();
   const stream = session.request({ ":method": "POST", ":path": PATH, "content-type": "application/json" });
   stream.write('{"firmId":');
   stream.resume();
+  const dribble = trickle ? setInterval(() => stream.writable && stream.write(" "), 200) : undefined;
+  stream.once("close", () => clearInterval(dribble));
   return new Promise((resolve, reject) => {
     stream.on("error", () => undefined);
     stream.once("close", () => {
