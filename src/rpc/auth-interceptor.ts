@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { type Authenticate, grantsFirm } from "../auth/api-keys.js";
-import { principalKey } from "./call-context.js";
+import { principalKey, requestFirmId } from "./call-context.js";
 
 /**
  * Requires a known bearer token on every call of the given services, and a grant for the request's firm,
@@ -21,8 +21,8 @@ export function authInterceptor(
     // Only unary calls carry one message whose firm can be checked before the handler runs.
     if (request.stream)
       throw new ConnectError("streaming calls are not authorized per firm", Code.Unimplemented);
-    const firmId = (request.message as { firmId?: unknown }).firmId;
-    if (typeof firmId === "string" && firmId.trim() !== "" && !grantsFirm(principal, firmId.trim())) {
+    const firmId = requestFirmId(request)?.trim();
+    if (firmId && !grantsFirm(principal, firmId)) {
       // The firm id is not echoed: it is unvalidated input, of any length.
       throw new ConnectError(
         `the API key "${principal.name}" is not granted the request's firm`,

@@ -3,7 +3,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { MAX_LENGTH } from "../contacts/fields.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { peerKey, principalKey } from "./call-context.js";
+import { peerKey, principalKey, requestFirmId } from "./call-context.js";
 
 const REQUEST_ID = "x-request-id";
 // A caller's request id is echoed into logs: accept only a plain token, so it cannot forge log content.
@@ -20,7 +20,7 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
     const started = performance.now();
     const sent = request.header.get(REQUEST_ID);
     const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
-    const firm = request.stream ? undefined : (request.message as { firmId?: unknown }).firmId;
+    const firm = requestFirmId(request);
     const method = `${request.service.typeName}/${request.method.name}`;
     // Connect's Code enum has no OK; gRPC's name for success is used.
     const observe = (code: string) => {
@@ -32,7 +32,7 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
           code,
           durationMs: Math.round(seconds * 10_000) / 10,
           // Unvalidated input: cut to the longest valid firm id, so a huge one cannot bloat every log line.
-          firm: typeof firm === "string" && firm !== "" ? firm.slice(0, MAX_LENGTH.firmId) : undefined,
+          firm: firm?.slice(0, MAX_LENGTH.firmId),
           principal: request.contextValues.get(principalKey)?.name,
           peer: request.contextValues.get(peerKey),
           requestId,

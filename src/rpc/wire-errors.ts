@@ -69,7 +69,10 @@ function fixGrpcTrailer(response: UniversalServerResponse): UniversalServerRespo
       trailer.set("grpc-status", GRPC_INVALID_ARGUMENT);
     trailer.set("grpc-message", grpcPercentEncode(safeDecode(message)));
   };
-  fix();
+  if (response.body === undefined) {
+    fix();
+    return response;
+  }
   return mapBody(response, (chunk) => chunk, fix);
 }
 
