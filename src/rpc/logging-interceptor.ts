@@ -56,6 +56,6 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
 }
 
 /** gRPC's name for a code ("INVALID_ARGUMENT"), as logs and metrics label it. */
-function codeName(code: Code): string {
+export function codeName(code: Code): string {
   return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }

@@ -1,5 +1,5 @@
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -14,6 +14,7 @@ import {
 } from "../../gen/contacts/v1/contact_service_pb.js";
 import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen-deps/google/rpc/status_pb.js";
+import { codeName } from "../../src/rpc/logging-interceptor.js";
 
 export type UpsertInit = MessageInitShape<typeof UpsertContactRequestSchema>;
 
@@ -127,10 +128,5 @@ function normaliseFailure(error: unknown): CallFailure {
   // connect-es: a ConnectError with typed details.
   const e = ConnectError.from(error);
   const fields = e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-  return { code: codeName(Code[e.code]), message: e.rawMessage, fields };
-}
-
-/** "InvalidArgument" -> "INVALID_ARGUMENT", to compare with grpc-js's names. */
-function codeName(pascal: string | undefined): string {
-  return (pascal ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+  return { code: codeName(e.code), message: e.rawMessage, fields };
 }
