@@ -1,11 +1,10 @@
-import type { DataSource } from "typeorm";
 import { createAuthenticator, loadApiKeys } from "./auth/api-keys.js";
 import type { Config } from "./config.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
 import { createTransact, type RetryListener } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
-import { createMetrics, type PoolStats } from "./metrics.js";
+import { createMetrics } from "./metrics.js";
 import { type RunningServer, startServer } from "./server.js";
 
 /** A running service: its server and database, closed together. */
@@ -33,7 +32,7 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
     connectTimeoutMs: config.dbConnectTimeoutMs,
   });
   try {
-    const metrics = createMetrics(() => poolStats(database.dataSource));
+    const metrics = createMetrics(database.poolStats);
     const transact = createTransact(database.dataSource, undefined, (failure, attempt) => {
       logger.debug({ failure, attempt }, "transaction retry");
       metrics.observeRetry(failure);
@@ -42,8 +41,7 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
     const server = await startServer({
       ...config,
       useCases: { upsertContact: upsertContact({ transact }) },
-      // The cheapest statement that proves a pooled connection reaches a live server.
-      readinessProbe: () => database.dataSource.query("SELECT 1"),
+      readinessProbe: database.ping,
       authenticate,
       metrics,
       logger,
@@ -62,16 +60,4 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
     await database.close();
     throw error;
   }
-}
-
-/** Occupancy of TypeORM's mysql2 pool. mysql2 keeps it in fields it does not document; absent ones read as 0. */
-function poolStats(dataSource: DataSource): PoolStats {
-  type Queue = { length: number } | undefined;
-  const pool = (dataSource.driver as unknown as { pool?: Record<string, Queue> }).pool;
-  const all = pool?._allConnections?.length ?? 0;
-  return {
-    size: all,
-    inUse: all - (pool?._freeConnections?.length ?? 0),
-    waiting: pool?._connectionQueue?.length ?? 0,
-  };
 }

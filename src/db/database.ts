@@ -1,6 +1,7 @@
 import mysql2 from "mysql2";
 import { createConnection } from "mysql2/promise";
 import { DataSource } from "typeorm";
+import type { PoolStats } from "../metrics.js";
 import { MIGRATIONS } from "./migrations/index.js";
 
 /** Where the database is and how to pool connections to it. */
@@ -19,6 +20,10 @@ export interface Database {
   readonly flavor: "mariadb" | "mysql";
   /** The collation of contacts.email, chosen by the migration for this server. */
   readonly emailCollation: string;
+  /** Resolves when a pooled connection reaches a live server. */
+  ping(): Promise<void>;
+  /** Occupancy of the connection pool, for metrics. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -122,6 +127,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       serverVersion,
       flavor,
       emailCollation: String(collation?.name),
+      // The cheapest statement that proves a pooled connection reaches a live server.
+      ping: async () => {
+        await dataSource.query("SELECT 1");
+      },
+      poolStats: () => poolStats(dataSource),
       close: () => dataSource.destroy(),
     };
   } finally {
@@ -162,4 +172,16 @@ export function parseDatabaseUrl(text: string): DatabaseUrl {
 
 function quoteIdentifier(name: string): string {
   return `\`${name.replaceAll("`", "``")}\``;
+}
+
+/** Occupancy of TypeORM's mysql2 pool. mysql2 keeps it in fields it does not document; absent ones read as 0. */
+function poolStats(dataSource: DataSource): PoolStats {
+  type Queue = { length: number } | undefined;
+  const pool = (dataSource.driver as unknown as { pool?: Record<string, Queue> }).pool;
+  const all = pool?._allConnections?.length ?? 0;
+  return {
+    size: all,
+    inUse: all - (pool?._freeConnections?.length ?? 0),
+    waiting: pool?._connectionQueue?.length ?? 0,
+  };
 }
