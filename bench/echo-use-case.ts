@@ -26,3 +26,15 @@ export function echoUpsertContact(): ContactUseCases["upsertContact"] {
     return { result: "updated", contact: contact as Contact, changed: [] };
   };
 }
+
+/** The floor of BatchUpsertContacts: every item echoed as above, no validation, no database. */
+export function echoBatchUpsertContacts(): ContactUseCases["batchUpsertContacts"] {
+  const echo = echoUpsertContact();
+  return async (request) =>
+    Promise.all(
+      request.items.map(async (item) => ({
+        kind: "done" as const,
+        outcome: await echo({ ...item, firmId: request.firmId }),
+      })),
+    );
+}

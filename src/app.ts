@@ -1,5 +1,6 @@
 import { createAuthenticator, loadApiKeys } from "./auth/api-keys.js";
 import type { Config } from "./config.js";
+import { batchUpsertContacts } from "./contacts/batch-upsert.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
 import { createTransact, type RetryListener } from "./db/transaction.js";
@@ -40,7 +41,10 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
     });
     const server = await startServer({
       ...config,
-      useCases: { upsertContact: upsertContact({ transact }) },
+      useCases: {
+        upsertContact: upsertContact({ transact }),
+        batchUpsertContacts: batchUpsertContacts({ transact }),
+      },
       readinessProbe: database.ping,
       authenticate,
       metrics,

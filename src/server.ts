@@ -16,6 +16,7 @@ import { probeRoutes } from "./http/probes.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { authInterceptor } from "./rpc/auth-interceptor.js";
+import { BATCH_READ_MAX_BYTES } from "./rpc/batch-request-limit.js";
 import { peerKey } from "./rpc/call-context.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { capCallTime } from "./rpc/deadline-cap.js";
@@ -84,10 +85,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   const handler = createNodeHandler({
     routes: (router) => {
-      router.service(
-        ContactService,
-        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
-      );
+      const contactHandlers = contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs));
+      router.service(ContactService, contactHandlers);
+      // A batch of a thousand full contacts is several MiB: it gets its own read limit, replacing the handler
+      // router.service made for it (the node handler keeps the last handler registered for a path).
+      if (contactHandlers.batchUpsertContacts) {
+        router.rpc(ContactService.method.batchUpsertContacts, contactHandlers.batchUpsertContacts, {
+          readMaxBytes: Math.max(options.maxRequestBytes, BATCH_READ_MAX_BYTES),
+        });
+      }
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },

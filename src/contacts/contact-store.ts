@@ -1,6 +1,7 @@
 import type { Contact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
 import type { DataField } from "./fields.js";
+import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
 
 /**
  * What the use cases need from storage, inside one transaction. The database implementation lives in src/db;
@@ -20,6 +21,13 @@ export interface ContactStore {
   insert(contact: Contact): Promise<void>;
   /** Writes the given fields and the update time of a contact read in this transaction (possibly at commit). */
   update(contact: Contact, changed: readonly DataField[]): Promise<void>;
+  /**
+   * Reads, locked until the transaction ends, every contact of the firm that holds one of the tracking ids or
+   * one of the emails (ignoring letter case), in a few statements whatever the number of keys.
+   */
+  findByKeys(firmId: string, keys: BatchKeys): Promise<Contact[]>;
+  /** Writes a batch's rows with multi-row statements, the last of them sent with the commit. */
+  writeBatch(writes: BatchWrites): Promise<void>;
 }
 
 /** Runs `work` in one database transaction, retrying the whole of it on transient conflicts. */

@@ -38,3 +38,11 @@ export class UnavailableError extends Error {
     this.name = "UnavailableError";
   }
 }
+
+/** An item of an all_or_none batch that was not written because another item of the batch failed. */
+export class BatchAbortedError extends Error {
+  constructor() {
+    super("not written: another item of this all_or_none batch failed");
+    this.name = "BatchAbortedError";
+  }
+}

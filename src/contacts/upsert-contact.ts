@@ -54,7 +54,8 @@ export function upsertContact(deps: UpsertContactDeps) {
   };
 }
 
-function rejectionError(rejection: UpsertRejection): Error {
+/** The error a single upsert fails with for a rejection; a batch item gets the very same one. */
+export function rejectionError(rejection: UpsertRejection): ValidationError | ConflictError {
   switch (rejection.reason) {
     case "missing_match_key":
       return new ValidationError(MISSING_MATCH_KEY);

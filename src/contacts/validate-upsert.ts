@@ -48,7 +48,8 @@ export function validateUpsert(raw: RawUpsertRequest): UpsertValidation {
   return { kind: "valid", input: out as UpsertInput };
 }
 
-function stringProblem(field: RequestField, value: string): string | undefined {
+/** Why one trimmed request string breaks the field table, or undefined when it is fine. */
+export function stringProblem(field: RequestField, value: string): string | undefined {
   if (value === "") {
     if (field === "firmId") return "is required";
     return NEVER_EMPTY.has(field) ? "must not be empty" : undefined;

@@ -1,6 +1,7 @@
 import type { Contact, UpsertInput } from "../contacts/contact.js";
 import type { ContactStore } from "../contacts/contact-store.js";
 import { DATA_FIELDS, type DataField } from "../contacts/fields.js";
+import { roundTrips, selectByKeys, writeStatements } from "./batch-statements.js";
 import { columnOf } from "./columns.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 
@@ -69,6 +70,27 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         contact.firmId,
         contact.id,
       ]);
+    },
+
+    async findByKeys(firmId, keys) {
+      const select = selectByKeys(COLUMNS.join(", "), firmId, keys);
+      if (select === undefined) return [];
+      const rows = await tx.query<Row>(select.sql, select.params);
+      const byId = new Map(rows.map((row) => [row.id as string, row]));
+      return [...byId.values()].map(toContact);
+    },
+
+    async writeBatch(writes) {
+      const trips = roundTrips(writeStatements(PROPERTIES, writes));
+      const last = trips.pop() ?? [];
+      // Round trips that would not fit one packet with the commit go first; the last one goes with COMMIT.
+      for (const trip of trips) {
+        await tx.query(
+          trip.map((s) => s.sql).join("; "),
+          trip.flatMap((s) => s.params),
+        );
+      }
+      for (const statement of last) tx.defer(statement.sql, statement.params);
     },
   };
 }

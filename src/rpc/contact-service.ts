@@ -1,12 +1,23 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ContactService } from "../../gen/contacts/v1/contact_service_pb.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
-import { contactToProto, UPSERT_RESULT, upsertRequestFromProto } from "./convert.js";
+import {
+  batchRequestFromProto,
+  batchResultToProto,
+  contactToProto,
+  UPSERT_RESULT,
+  upsertRequestFromProto,
+} from "./convert.js";
 
 /** The use cases the ContactService handlers call. */
 export interface ContactUseCases {
   readonly upsertContact: (request: RawUpsertRequest, signal?: AbortSignal) => Promise<UpsertOutcome>;
+  readonly batchUpsertContacts: (
+    request: RawBatchUpsertRequest,
+    signal?: AbortSignal,
+  ) => Promise<readonly BatchItemResult[]>;
 }
 
 /**
@@ -20,6 +31,10 @@ export function contactServiceHandlers(
     async upsertContact(request, context) {
       const outcome = await useCases.upsertContact(upsertRequestFromProto(request), context.signal);
       return { contact: contactToProto(outcome.contact), result: UPSERT_RESULT[outcome.result] };
+    },
+    async batchUpsertContacts(request, context) {
+      const results = await useCases.batchUpsertContacts(batchRequestFromProto(request), context.signal);
+      return { results: results.map(batchResultToProto) };
     },
   };
 }

@@ -1,11 +1,21 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Contact as ContactMessage, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
-import { type UpsertContactRequest, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import {
+  type BatchUpsertContactsRequest,
+  type BatchUpsertContactsResult,
+  BatchUpsertContactsResultSchema,
+  type UpsertContactRequest,
+  type UpsertContactResponse,
+  UpsertContactResponseSchema,
+  UpsertResult,
+} from "../../gen/contacts/v1/contact_service_pb.js";
 import type { Contact } from "../contacts/contact.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
+import { toStatus } from "./error-mapping.js";
 
 /** The request's strings as the use case takes them; absent optional fields stay undefined. */
 export function upsertRequestFromProto(request: UpsertContactRequest): RawUpsertRequest {
@@ -39,3 +49,30 @@ export const UPSERT_RESULT: Readonly<Record<UpsertOutcome["result"], UpsertResul
   created: UpsertResult.CREATED,
   updated: UpsertResult.UPDATED,
 };
+
+/** The answer UpsertContact gives for an outcome. */
+export function upsertResponseToProto(outcome: UpsertOutcome): UpsertContactResponse {
+  return create(UpsertContactResponseSchema, {
+    contact: contactToProto(outcome.contact),
+    result: UPSERT_RESULT[outcome.result],
+  });
+}
+
+/** The batch as the use case takes it: each item's strings as a single upsert's. */
+export function batchRequestFromProto(request: BatchUpsertContactsRequest): RawBatchUpsertRequest {
+  return {
+    firmId: request.firmId,
+    items: request.requests.map(upsertRequestFromProto),
+    allOrNone: request.allOrNone,
+  };
+}
+
+/** One item's result: the single call's response, or the google.rpc.Status it would have failed with. */
+export function batchResultToProto(result: BatchItemResult): BatchUpsertContactsResult {
+  return create(BatchUpsertContactsResultSchema, {
+    outcome:
+      result.kind === "done"
+        ? { case: "response", value: upsertResponseToProto(result.outcome) }
+        : { case: "error", value: toStatus(result.error) },
+  });
+}

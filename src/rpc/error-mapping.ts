@@ -1,7 +1,15 @@
 import { create } from "@bufbuild/protobuf";
+import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
-import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
+import { type Status, StatusSchema } from "../../gen-deps/google/rpc/status_pb.js";
+import {
+  BatchAbortedError,
+  ConflictError,
+  ContentionError,
+  UnavailableError,
+  ValidationError,
+} from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -36,6 +44,7 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
       ]),
   ],
   [ContentionError, (error: ContentionError) => new ConnectError(error.message, Code.Aborted)],
+  [BatchAbortedError, (error: BatchAbortedError) => new ConnectError(error.message, Code.Aborted)],
   [UnavailableError, (error: UnavailableError) => new ConnectError(error.message, Code.Unavailable)],
 ];
 
@@ -51,6 +60,23 @@ export function toConnectError(
   // A deadline or cancellation that surfaced as some other error (for example from a driver) is still that.
   if (signal?.aborted) return { error: ConnectError.from(signal.reason), unexpected: false };
   return { error: new ConnectError("internal error", Code.Internal), unexpected: true };
+}
+
+/**
+ * The google.rpc.Status a call failing with `error` would carry (code, message, details packed as Any), built
+ * from the same table: a batch item's error is exactly the one a single call would have returned.
+ */
+export function toStatus(error: unknown): Status {
+  const { error: mapped } = toConnectError(error);
+  return create(StatusSchema, {
+    code: mapped.code,
+    message: mapped.rawMessage,
+    details: mapped.details.map((detail) =>
+      "desc" in detail
+        ? anyPack(detail.desc, create(detail.desc, detail.value))
+        : create(AnySchema, { typeUrl: `type.googleapis.com/${detail.type}`, value: detail.value }),
+    ),
+  });
 }
 
 /** The interceptor that applies the error table, logging the cause of anything unexpected. */

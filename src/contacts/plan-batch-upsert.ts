@@ -1,0 +1,177 @@
+import { applyUpsert, newContact } from "./apply-upsert.js";
+import type { Contact } from "./contact.js";
+import { decideUpsert } from "./decide-upsert.js";
+import { emailKey } from "./email-key.js";
+import { BatchAbortedError, type ConflictError, ValidationError } from "./errors.js";
+import { DATA_FIELDS, type DataField } from "./fields.js";
+import { rejectionError, type UpsertOutcome } from "./upsert-contact.js";
+import {
+  type RawUpsertRequest,
+  stringProblem,
+  type UpsertValidation,
+  validateUpsert,
+} from "./validate-upsert.js";
+
+/** Most items one batch may carry. */
+export const MAX_BATCH_ITEMS = 1000;
+
+/** A batch as it arrives: the firm, the items (each with its own, possibly empty, firmId) and the mode. */
+export interface RawBatchUpsertRequest {
+  readonly firmId: string;
+  readonly items: readonly RawUpsertRequest[];
+  readonly allOrNone: boolean;
+}
+
+/** What one item did: exactly what a single upsert would have answered, or the error it would have failed with. */
+export type BatchItemResult =
+  | { readonly kind: "done"; readonly outcome: UpsertOutcome }
+  | { readonly kind: "failed"; readonly error: ValidationError | ConflictError | BatchAbortedError };
+
+/** A contact the batch changes, with every data field any of its items changed. */
+export interface ContactChange {
+  readonly contact: Contact;
+  readonly changed: readonly DataField[];
+}
+
+/** The rows a batch writes: each contact once, in its final state. */
+export interface BatchWrites {
+  readonly inserts: readonly Contact[];
+  readonly updates: readonly ContactChange[];
+}
+
+export interface BatchPlan {
+  readonly results: readonly BatchItemResult[];
+  readonly writes: BatchWrites;
+}
+
+/** The keys a batch needs read: every tracking id and email its valid items carry. */
+export interface BatchKeys {
+  readonly trackingIds: readonly string[];
+  readonly emails: readonly string[];
+}
+
+/**
+ * Checks the batch itself (firm id, 1 to MAX_BATCH_ITEMS items) and returns its trimmed firm id; throws
+ * ValidationError naming `firmId` or `requests`, as the whole call then fails.
+ */
+export function validateBatch(request: RawBatchUpsertRequest): string {
+  const firmId = request.firmId.trim();
+  const violations = [];
+  const firmProblem = stringProblem("firmId", firmId);
+  if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
+  const n = request.items.length;
+  if (n === 0 || n > MAX_BATCH_ITEMS) {
+    violations.push({ field: "requests", description: `must hold 1 to ${MAX_BATCH_ITEMS} items, not ${n}` });
+  }
+  if (violations.length > 0) throw new ValidationError(violations);
+  return firmId;
+}
+
+/**
+ * Validates each item as a single upsert of the batch's firm: an item's own firmId must be empty or the batch's
+ * (after trimming); otherwise it fails naming `firmId`, with its other violations.
+ */
+export function validateBatchItems(firmId: string, items: readonly RawUpsertRequest[]): UpsertValidation[] {
+  return items.map((item) => {
+    const own = item.firmId.trim();
+    const validation = validateUpsert({ ...item, firmId });
+    if (own === "" || own === firmId) return validation;
+    const violation = { field: "firmId", description: "must be empty or equal to the batch's firmId" };
+    return {
+      kind: "invalid",
+      violations: [violation, ...(validation.kind === "invalid" ? validation.violations : [])],
+    };
+  });
+}
+
+/** The distinct keys of the valid items, for the set read. */
+export function batchKeys(validations: readonly UpsertValidation[]): BatchKeys {
+  const trackingIds = new Set<string>();
+  const emails = new Map<string, string>();
+  for (const validation of validations) {
+    if (validation.kind !== "valid") continue;
+    const { trackingId, email } = validation.input;
+    if (trackingId !== undefined) trackingIds.add(trackingId);
+    if (email !== undefined && !emails.has(emailKey(email))) emails.set(emailKey(email), email);
+  }
+  return { trackingIds: [...trackingIds], emails: [...emails.values()] };
+}
+
+export interface PlanOptions {
+  readonly allOrNone: boolean;
+  readonly now: Date;
+  readonly newId: () => string;
+}
+
+/**
+ * Decides a whole batch in memory, item by item in request order, with the single upsert's own functions
+ * (decideUpsert, applyUpsert, newContact): each item sees the stored contacts as the earlier items left them,
+ * so the answers equal those of the same requests sent one by one. `stored` are the firm's contacts holding any
+ * of the batch's keys. With `allOrNone`, one failure turns every other item into BatchAbortedError and writes
+ * nothing.
+ */
+export function planBatchUpsert(
+  validations: readonly UpsertValidation[],
+  stored: readonly Contact[],
+  options: PlanOptions,
+): BatchPlan {
+  const byTrackingId = new Map<string, Contact>();
+  const byEmail = new Map<string, Contact>();
+  const remember = (contact: Contact) => {
+    if (contact.trackingId !== null) byTrackingId.set(contact.trackingId, contact);
+    byEmail.set(emailKey(contact.email), contact);
+  };
+  stored.forEach(remember);
+  const inserts = new Map<string, Contact>();
+  const updates = new Map<string, { contact: Contact; changed: Set<DataField> }>();
+
+  const results = validations.map((validation): BatchItemResult => {
+    if (validation.kind === "invalid") {
+      return { kind: "failed", error: new ValidationError(validation.violations) };
+    }
+    const input = validation.input;
+    const decision = decideUpsert(input, {
+      byTrackingId: input.trackingId === undefined ? null : (byTrackingId.get(input.trackingId) ?? null),
+      byEmail: input.email === undefined ? null : (byEmail.get(emailKey(input.email)) ?? null),
+    });
+    if (decision.kind === "reject") return { kind: "failed", error: rejectionError(decision) };
+    if (decision.kind === "create") {
+      const contact = newContact(input, options.newId(), options.now);
+      remember(contact);
+      inserts.set(contact.id, contact);
+      const changed = DATA_FIELDS.filter((f) => contact[f] !== null);
+      return { kind: "done", outcome: { result: "created", contact, changed } };
+    }
+    const { contact, changed } = applyUpsert(decision.contact, input, options.now);
+    if (changed.length > 0) {
+      remember(contact);
+      if (inserts.has(contact.id)) {
+        inserts.set(contact.id, contact); // created earlier in this batch: insert its final state
+      } else {
+        const fields = updates.get(contact.id)?.changed ?? new Set<DataField>();
+        for (const field of changed) fields.add(field);
+        updates.set(contact.id, { contact, changed: fields });
+      }
+    }
+    return { kind: "done", outcome: { result: "updated", contact, matchedBy: decision.matchedBy, changed } };
+  });
+
+  if (options.allOrNone && results.some((r) => r.kind === "failed")) {
+    return {
+      results: results.map((r) =>
+        r.kind === "failed" ? r : { kind: "failed", error: new BatchAbortedError() },
+      ),
+      writes: { inserts: [], updates: [] },
+    };
+  }
+  return {
+    results,
+    writes: {
+      inserts: [...inserts.values()],
+      updates: [...updates.values()].map(({ contact, changed }) => ({
+        contact,
+        changed: DATA_FIELDS.filter((f) => changed.has(f)),
+      })),
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import type { Contact } from "../contacts/contact.js";
+import type { BatchKeys, BatchWrites, ContactChange } from "../contacts/plan-batch-upsert.js";
+import { columnOf } from "./columns.js";
+
+/** One SQL statement with its `?` parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+// The limits a batch's statements stay within. mysql2 fills `?` in on the client (text protocol), so the
+// prepared-statement limit of 65,535 placeholders does not apply; it is respected anyway, with a wide margin,
+// in case the driver is switched to prepared statements. The packet limit does apply: a round trip's SQL must
+// fit max_allowed_packet (4 MiB on MySQL 5.7, 16 MiB on MariaDB, 64 MiB on MySQL 8), so round trips are cut at
+// ROUND_TRIP_BYTES, counting every parameter at twice its UTF-8 size (escaping doubles at worst).
+const INSERT_ROWS = 250;
+const UPDATE_ROWS = 100; // CASE id WHEN ... is searched linearly per row: keep it short
+export const ROUND_TRIP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The one statement that reads a batch's candidates: the rows holding any of its tracking ids, then those holding
+ * any of its emails, each part on its unique index and locked (FOR UPDATE) until the transaction ends. A row
+ * holding both keys comes back twice; the caller keeps one.
+ */
+export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): Statement | undefined {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (const [column, values] of [
+    ["tracking_id", keys.trackingIds],
+    ["email", keys.emails],
+  ] as const) {
+    if (values.length === 0) continue;
+    parts.push(
+      `(SELECT ${columns} FROM contacts WHERE firm_id = ? AND ${column} IN (${placeholders(values.length)}) FOR UPDATE)`,
+    );
+    params.push(firmId, ...values);
+  }
+  return parts.length === 0 ? undefined : { sql: parts.join(" UNION ALL "), params };
+}
+
+/**
+ * A batch's writes as statements: multi-row INSERTs of the new contacts, and for the updated ones one UPDATE per
+ * group of contacts that changed the same columns, setting each row's value with CASE on the primary key.
+ * Never INSERT ... ON DUPLICATE KEY UPDATE: with two unique keys it may update the wrong row.
+ */
+export function writeStatements(properties: readonly (keyof Contact)[], writes: BatchWrites): Statement[] {
+  const statements: Statement[] = [];
+  const columns = properties.map((property) => columnOf(property)).join(", ");
+  const row = `(${placeholders(properties.length)})`;
+  const insertSize = (contact: Contact) => properties.reduce((n, p) => n + paramBytes(contact[p]), 0);
+  for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
+    statements.push({
+      sql: `INSERT INTO contacts (${columns}) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
+      params: chunk.flatMap((contact) => properties.map((property) => contact[property])),
+    });
+  }
+  const groups = new Map<string, ContactChange[]>();
+  for (const change of writes.updates) {
+    const key = change.changed.join(",");
+    groups.set(key, [...(groups.get(key) ?? []), change]);
+  }
+  for (const group of groups.values()) {
+    const size = ({ contact, changed }: ContactChange) =>
+      changed.reduce((n, p) => n + paramBytes(contact[p]), 0);
+    for (const chunk of chunks(group, UPDATE_ROWS, size)) statements.push(updateStatement(chunk));
+  }
+  return statements;
+}
+
+function updateStatement(changes: readonly ContactChange[]): Statement {
+  const first = changes[0] as ContactChange;
+  const firmId = first.contact.firmId;
+  const properties = [...first.changed, "updateTime"] as const;
+  const whens = changes.map(() => "WHEN ? THEN ?").join(" ");
+  const sets = properties.map((p) => `${columnOf(p)} = CASE id ${whens} END`).join(", ");
+  const params: unknown[] = [];
+  for (const property of properties) {
+    for (const { contact } of changes) params.push(contact.id, contact[property]);
+  }
+  params.push(firmId, ...changes.map(({ contact }) => contact.id));
+  // Scoped by firm like every statement, so that a shard keyed by firm can route it.
+  return {
+    sql: `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
+    params,
+  };
+}
+
+/** Groups statements into round trips of at most ROUND_TRIP_BYTES each (a statement larger than that alone). */
+export function roundTrips(statements: readonly Statement[], budget = ROUND_TRIP_BYTES): Statement[][] {
+  const trips: Statement[][] = [];
+  let current: Statement[] = [];
+  let size = 0;
+  for (const statement of statements) {
+    const bytes = statementBytes(statement);
+    if (current.length > 0 && size + bytes > budget) {
+      trips.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(statement);
+    size += bytes;
+  }
+  if (current.length > 0) trips.push(current);
+  return trips;
+}
+
+function statementBytes({ sql, params }: Statement): number {
+  let bytes = sql.length;
+  for (const param of params) bytes += paramBytes(param);
+  return bytes;
+}
+
+function paramBytes(param: unknown): number {
+  return typeof param === "string" ? 2 * Buffer.byteLength(param) + 2 : 32;
+}
+
+function placeholders(n: number): string {
+  return Array(n).fill("?").join(", ");
+}
+
+/** Cuts items into runs of at most `rows` items and, past the first item of a run, ROUND_TRIP_BYTES. */
+function chunks<T>(items: readonly T[], rows: number, bytesOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const bytes = bytesOf(item);
+    if (current.length === rows || (current.length > 0 && size + bytes > ROUND_TRIP_BYTES)) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}

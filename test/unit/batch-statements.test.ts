@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import type { Contact } from "../../src/contacts/contact.js";
+import { DATA_FIELDS, MAX_LENGTH, OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
+import {
+  ROUND_TRIP_BYTES,
+  roundTrips,
+  selectByKeys,
+  writeStatements,
+} from "../../src/db/batch-statements.js";
+
+const PROPERTIES = [
+  "id",
+  "firmId",
+  "trackingId",
+  "email",
+  ...DATA_FIELDS,
+  "createTime",
+  "updateTime",
+] as const;
+const NOW = new Date("2025-01-01T00:00:00Z");
+
+function contact(i: number, fill = "x"): Contact {
+  const fields = Object.fromEntries(DATA_FIELDS.map((f) => [f, fill.repeat(MAX_LENGTH[f])]));
+  return {
+    ...fields,
+    id: `id-${i}`,
+    firmId: "f",
+    trackingId: `T-${i}`,
+    email: `e${i}@example.com`,
+    createTime: NOW,
+    updateTime: NOW,
+  } as Contact;
+}
+
+const placeholders = (sql: string) => sql.split("?").length - 1;
+
+describe("batch statements", () => {
+  it("reads both keys in one statement, each part on its unique index and locked", () => {
+    const select = selectByKeys("id", "f", { trackingIds: ["a", "b"], emails: ["c"] });
+    expect(select?.sql).toBe(
+      "(SELECT id FROM contacts WHERE firm_id = ? AND tracking_id IN (?, ?) FOR UPDATE) UNION ALL " +
+        "(SELECT id FROM contacts WHERE firm_id = ? AND email IN (?) FOR UPDATE)",
+    );
+    expect(select?.params).toEqual(["f", "a", "b", "f", "c"]);
+    expect(selectByKeys("id", "f", { trackingIds: [], emails: [] })).toBeUndefined();
+  });
+
+  it("inserts rows with multi-row statements, every placeholder matched by a parameter", () => {
+    const inserts = Array.from({ length: 600 }, (_, i) => contact(i, "a"));
+    const statements = writeStatements(PROPERTIES, {
+      inserts: inserts.map((c) => ({ ...c, note: "n" })),
+      updates: [],
+    });
+    expect(statements).toHaveLength(3); // 250 + 250 + 100 rows
+    for (const s of statements) {
+      expect(s.sql).toMatch(/^INSERT INTO contacts \(id, firm_id, tracking_id, email, first_name/);
+      expect(placeholders(s.sql)).toBe(s.params.length);
+      expect(s.params.length).toBeLessThan(65_535);
+    }
+  });
+
+  it("groups updates by changed columns into UPDATE ... CASE statements scoped by firm", () => {
+    const updates = [
+      { contact: contact(1), changed: ["phone", "note"] as const },
+      { contact: contact(2), changed: ["phone", "note"] as const },
+      { contact: contact(3), changed: ["city"] as const },
+    ];
+    const statements = writeStatements(PROPERTIES, { inserts: [], updates });
+    expect(statements.map((s) => s.sql)).toEqual([
+      "UPDATE contacts SET phone = CASE id WHEN ? THEN ? WHEN ? THEN ? END, note = CASE id WHEN ? THEN ? WHEN ? THEN ? END, " +
+        "update_time = CASE id WHEN ? THEN ? WHEN ? THEN ? END WHERE firm_id = ? AND id IN (?, ?)",
+      "UPDATE contacts SET city = CASE id WHEN ? THEN ? END, update_time = CASE id WHEN ? THEN ? END WHERE firm_id = ? AND id IN (?)",
+    ]);
+    for (const s of statements) expect(placeholders(s.sql)).toBe(s.params.length);
+  });
+
+  it("keeps every round trip within the packet budget for 1000 contacts of maximum length in 4-byte characters", () => {
+    const wide = "😀";
+    const inserts = Array.from({ length: 500 }, (_, i) => contact(i, wide));
+    const updates = Array.from({ length: 500 }, (_, i) => ({
+      contact: contact(1000 + i, wide),
+      changed: [...DATA_FIELDS],
+    }));
+    const trips = roundTrips(writeStatements(PROPERTIES, { inserts, updates }));
+    expect(trips.length).toBeGreaterThan(1);
+    for (const trip of trips) {
+      const bytes = trip.reduce(
+        (n, s) =>
+          n +
+          Buffer.byteLength(s.sql) +
+          s.params.reduce<number>((m, p) => m + (typeof p === "string" ? 2 * Buffer.byteLength(p) : 32), 0),
+        0,
+      );
+      // Worst case (every byte escaped) still well under MariaDB's 16 MiB max_allowed_packet.
+      expect(bytes).toBeLessThan(ROUND_TRIP_BYTES + 200_000);
+    }
+    expect(OPTIONAL_FIELDS.length).toBeGreaterThan(0);
+  });
+});
