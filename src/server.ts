@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { createRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { ContactService } from "../gen/contacts/v1/contact_service_pb.js";
 import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_details_pb.js";
@@ -108,6 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     contextValues: (request) =>
       createContextValues().set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`),
     readMaxBytes: options.maxRequestBytes,
+    // A batch item's google.rpc.Status packs its details in Any, which JSON writes with the detail's fields.
+    jsonOptions: { registry: createRegistry(file_google_rpc_error_details) },
     shutdownSignal: shutdown.signal,
   });
 
