@@ -75,6 +75,12 @@ export const connectJsonBatchClient = (url: string) =>
       jsonOptions: { registry: createRegistry(file_google_rpc_error_details) },
     }),
   );
+/** Connect with protobuf over h2c. */
+export const connectProtoBatchClient = (url: string) =>
+  connectBatchClient(
+    "connect-proto-h2c",
+    createConnectTransport({ baseUrl: url, httpVersion: "2", useBinaryFormat: true }),
+  );
 /** gRPC-Web over HTTP/1.1, as a browser sends it. */
 export const grpcWebBatchClient = (url: string) =>
   connectBatchClient("grpc-web-http1", createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }));
