@@ -9,8 +9,8 @@ import {
   UpsertResult,
 } from "../../gen/contacts/v1/contact_service_pb.js";
 import type { Contact } from "../contacts/contact.js";
-import { DATA_FIELDS } from "../contacts/fields.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
+import { DATA_FIELDS } from "../contacts/fields.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 

@@ -40,7 +40,13 @@ describe.each([0, 1, 2, 3, 4])("matched_by and changed_fields (client %i)", (ind
 
   it("an update by tracking id names the key and only the fields whose value changed", async () => {
     const firmId = uniqueFirm();
-    await client().upsert({ firmId, trackingId: "T-1", email: "a@example.com", firstName: "A", lastName: "L" });
+    await client().upsert({
+      firmId,
+      trackingId: "T-1",
+      email: "a@example.com",
+      firstName: "A",
+      lastName: "L",
+    });
     const updated = await client().upsert({
       firmId,
       trackingId: "T-1",
@@ -95,7 +101,12 @@ describe("the JSON form a plain HTTP client reads", () => {
     // proto3 JSON leaves a zero enum out, so a create has no matchedBy.
     expect(created.matchedBy).toBeUndefined();
     expect(created.changedFields).toBe("email,firstName,lastName");
-    const updated = await post({ firmId, email: "J@EXAMPLE.COM", zipCode: "69001", numberAndStreet: "1 Rue" });
+    const updated = await post({
+      firmId,
+      email: "J@EXAMPLE.COM",
+      zipCode: "69001",
+      numberAndStreet: "1 Rue",
+    });
     expect(updated.matchedBy).toBe("MATCH_KEY_EMAIL");
     expect(updated.changedFields).toBe("numberAndStreet,zipCode");
     const replay = await post({ firmId, email: "j@example.com", zipCode: "69001" });
