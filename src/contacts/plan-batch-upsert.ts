@@ -4,7 +4,7 @@ import { decideUpsert } from "./decide-upsert.js";
 import { emailKey } from "./email-key.js";
 import { BatchAbortedError, type ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
-import { rejectionError, type UpsertOutcome } from "./upsert-contact.js";
+import { fieldsWithValue, rejectionError, type UpsertOutcome } from "./upsert-contact.js";
 import {
   type RawUpsertRequest,
   stringProblem,
@@ -139,8 +139,7 @@ export function planBatchUpsert(
       const contact = newContact(input, options.newId(), options.now);
       remember(contact);
       inserts.set(contact.id, contact);
-      const changed = DATA_FIELDS.filter((f) => contact[f] !== null);
-      return { kind: "done", outcome: { result: "created", contact, changed } };
+      return { kind: "done", outcome: { result: "created", contact, changed: fieldsWithValue(contact) } };
     }
     const { contact, changed } = applyUpsert(decision.contact, input, options.now);
     if (changed.length > 0) {

@@ -6,9 +6,8 @@ import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import {
   batchRequestFromProto,
   batchResultToProto,
-  contactToProto,
-  UPSERT_RESULT,
   upsertRequestFromProto,
+  upsertResponseToProto,
 } from "./convert.js";
 
 /** The use cases the ContactService handlers call. */
@@ -30,7 +29,7 @@ export function contactServiceHandlers(
   return {
     async upsertContact(request, context) {
       const outcome = await useCases.upsertContact(upsertRequestFromProto(request), context.signal);
-      return { contact: contactToProto(outcome.contact), result: UPSERT_RESULT[outcome.result] };
+      return upsertResponseToProto(outcome);
     },
     async batchUpsertContacts(request, context) {
       const results = await useCases.batchUpsertContacts(batchRequestFromProto(request), context.signal);

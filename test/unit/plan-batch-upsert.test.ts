@@ -132,7 +132,7 @@ describe("planBatchUpsert: items see the earlier items' effects, as if sent one 
     ]);
     // Each item reports what it changed, like a single call would.
     expect(results.map((r) => (r.kind === "done" ? r.outcome.changed : []))).toEqual([
-      ["firstName", "lastName", "city"],
+      ["trackingId", "email", "firstName", "lastName", "city"],
       ["phone", "city"],
       ["city"],
       ["phone"],
