@@ -21,8 +21,26 @@ export function echoUpsertContact(): ContactUseCases["upsertContact"] {
       email: raw.email ?? "",
       createTime: now,
       updateTime: now,
+      clientIds: [],
+      investmentEntityIds: [],
     };
     for (const field of DATA_FIELDS) contact[field] = raw[field] ?? null;
     return { result: "updated", contact: contact as Contact, changed: [] };
+  };
+}
+
+/** The echo upsert, and every other RPC refused: the echo bench measures UpsertContact only. */
+export function echoUseCases(): ContactUseCases {
+  const refuse = async (): Promise<never> => {
+    throw new Error("the echo server serves UpsertContact only");
+  };
+  return {
+    upsertContact: echoUpsertContact(),
+    getContact: refuse,
+    listContacts: refuse,
+    updateContact: refuse,
+    deleteContact: refuse,
+    assignContact: refuse,
+    unassignContact: refuse,
   };
 }

@@ -1,7 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
-import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  PreconditionFailureSchema,
+} from "../../gen-deps/google/rpc/error_details_pb.js";
+import {
+  ConflictError,
+  ContentionError,
+  LimitExceededError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -25,12 +36,25 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
         {
           desc: ErrorInfoSchema,
           value: create(ErrorInfoSchema, {
-            reason: "EMAIL_TAKEN",
+            reason: error.reason,
             domain: "contacts.v1",
             metadata: {
               field: error.field,
               ...(error.conflictingContactId && { contactId: error.conflictingContactId }),
             },
+          }),
+        },
+      ]),
+  ],
+  [NotFoundError, (error: NotFoundError) => new ConnectError(error.message, Code.NotFound)],
+  [
+    LimitExceededError,
+    (error: LimitExceededError) =>
+      new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+        {
+          desc: PreconditionFailureSchema,
+          value: create(PreconditionFailureSchema, {
+            violations: [{ type: "ASSIGNMENT_LIMIT", subject: error.field, description: error.message }],
           }),
         },
       ]),
