@@ -3,7 +3,7 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { createMetrics } from "../src/metrics.js";
 import { startServer } from "../src/server.js";
-import { echoBatchUpsertContacts, echoUpsertContact } from "./echo-use-case.js";
+import { echoUseCases } from "./echo-use-case.js";
 import type { FromServer, ToServer } from "./messages.js";
 import { countStatements } from "./statement-counter.js";
 
@@ -28,7 +28,7 @@ async function main(mode: string): Promise<void> {
     // configured (the bench configures none), real metrics, and always ready.
     const options = {
       ...config,
-      useCases: { upsertContact: echoUpsertContact(), batchUpsertContacts: echoBatchUpsertContacts() },
+      useCases: echoUseCases(),
       readinessProbe: async () => undefined,
       authenticate: undefined,
       metrics: createMetrics(() => ({ size: 0, inUse: 0, waiting: 0 })),

@@ -21,6 +21,8 @@ export function echoUpsertContact(): ContactUseCases["upsertContact"] {
       email: raw.email ?? "",
       createTime: now,
       updateTime: now,
+      clientIds: [],
+      investmentEntityIds: [],
     };
     for (const field of DATA_FIELDS) contact[field] = raw[field] ?? null;
     return { result: "updated", contact: contact as Contact, changed: [] };
@@ -35,6 +37,24 @@ export function echoBatchUpsertContacts(): ContactUseCases["batchUpsertContacts"
       request.items.map(async (item) => ({
         kind: "done" as const,
         outcome: await echo({ ...item, firmId: request.firmId }),
+        stamp: null,
       })),
     );
+}
+
+/** The echo upserts, and every other RPC refused: the echo bench measures UpsertContact and the batch only. */
+export function echoUseCases(): ContactUseCases {
+  const refuse = async (): Promise<never> => {
+    throw new Error("the echo server serves UpsertContact and BatchUpsertContacts only");
+  };
+  return {
+    upsertContact: echoUpsertContact(),
+    batchUpsertContacts: echoBatchUpsertContacts(),
+    getContact: refuse,
+    listContacts: refuse,
+    updateContact: refuse,
+    deleteContact: refuse,
+    assignContact: refuse,
+    unassignContact: refuse,
+  };
 }

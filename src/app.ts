@@ -1,8 +1,15 @@
 import { createAuthenticator, loadApiKeys } from "./auth/api-keys.js";
 import type { Config } from "./config.js";
+import { changeAssignments } from "./contacts/assign-contact.js";
 import { batchUpsertContacts } from "./contacts/batch-upsert.js";
+import { deleteContact } from "./contacts/delete-contact.js";
+import { getContact } from "./contacts/get-contact.js";
+import { listContacts } from "./contacts/list-contacts.js";
+import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
+import { readPageTokenKey } from "./db/page-token-secret.js";
+import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
@@ -39,17 +46,29 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
       metrics.observeRetry(failure);
       onRetry?.(failure, attempt);
     });
+    const pageTokenKey = await readPageTokenKey(database.dataSource);
     const server = await startServer({
       ...config,
       useCases: {
         upsertContact: upsertContact({ transact }),
         batchUpsertContacts: batchUpsertContacts({ transact }),
+        getContact: getContact({ transact }),
+        listContacts: listContacts({ transact, pageTokenKey }),
+        updateContact: updateContact({ transact }),
+        deleteContact: deleteContact({ transact }),
+        assignContact: changeAssignments({ transact }, "assign"),
+        unassignContact: changeAssignments({ transact }, "unassign"),
       },
       readinessProbe: database.ping,
       authenticate,
       metrics,
       logger,
     });
+    const purge = startTombstonePurge(
+      database.dataSource,
+      { ...DEFAULT_PURGE, retentionDays: config.tombstoneRetentionDays },
+      logger,
+    );
     return {
       server,
       databaseVersion: database.serverVersion,
@@ -57,6 +76,7 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
       authentication: keys ? `API keys (${keys.length})` : "off",
       async close() {
         await server.close();
+        await purge.stop();
         await database.close();
       },
     };

@@ -18,6 +18,8 @@ export interface Config {
   readonly apiKeysFile: string | undefined;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
+  /** Days a deleted contact's tombstone is kept for ListContacts' show_deleted before it is purged. */
+  readonly tombstoneRetentionDays: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -75,6 +77,7 @@ export function loadConfig(env: Env): Config {
       if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
       return raw === "disabled";
     }),
+    tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
   };
   if (config.authDisabled && config.apiKeysFile !== undefined) {
     problems.push("AUTH=disabled contradicts API_KEYS_FILE: set one or the other");

@@ -10,6 +10,9 @@ export function newContact(input: UpsertInput, id: string, now: Date): Contact {
     email: input.email,
     createTime: now,
     updateTime: now,
+    // Assignments are made only by AssignContact.
+    clientIds: [],
+    investmentEntityIds: [],
   };
   for (const field of DATA_FIELDS) contact[field] = emptyToNull(input[field]);
   return contact as Contact;

@@ -1,11 +1,28 @@
-import type { Contact, UpsertInput } from "./contact.js";
+import type { AssignmentChange } from "./assignments.js";
+import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
-import type { DataField } from "./fields.js";
 import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
+import type { UpdatableField } from "./update-mask.js";
+
+/** Where a ListContacts page starts: strictly after `time`, or after (time, id) when `id` is set. */
+export interface PageStart {
+  readonly time: Date;
+  readonly id: string | null;
+}
+
+/** One page of a firm's contacts in (update_time, id) order. */
+export interface PageQuery {
+  readonly firmId: string;
+  readonly after: PageStart | null;
+  readonly showDeleted: boolean;
+  readonly limit: number;
+}
 
 /**
  * What the use cases need from storage, inside one transaction. The database implementation lives in src/db;
- * the use cases never see SQL or the ORM.
+ * the use cases never see SQL or the ORM. Every contact read comes with its assignments. Every write of a
+ * transaction is stamped with the same tick of the firm's clock at commit (see Committed); a transaction that
+ * writes nothing takes no tick.
  */
 export interface ContactStore {
   /**
@@ -14,21 +31,45 @@ export interface ContactStore {
    * a taken email), otherwise by email, ignoring letter case.
    */
   findUpsertCandidates(input: UpsertInput): Promise<UpsertCandidates>;
+  /** The firm's live contact with this id, if any; `lock` holds it until the transaction ends. */
+  findById(firmId: string, id: string, lock: boolean): Promise<Contact | null>;
+  /** The firm's live contact that holds this email (the firm's email identity), if any. Not locked. */
+  findByEmail(firmId: string, email: string): Promise<Contact | null>;
+  /** The firm's live contact with this tracking id, if any. Not locked. */
+  findByTrackingId(firmId: string, trackingId: string): Promise<Contact | null>;
   /**
-   * Inserts a new contact. The write may be sent with the commit: a duplicate key then surfaces from the
-   * transaction as the driver's error, which the transaction retries.
+   * Inserts a new contact, stamped with the commit's tick. The write is sent with the commit: a duplicate key
+   * then surfaces from the transaction as the driver's error, which the transaction retries.
    */
   insert(contact: Contact): Promise<void>;
-  /** Writes the given fields and the update time of a contact read in this transaction (possibly at commit). */
-  update(contact: Contact, changed: readonly DataField[]): Promise<void>;
+  /** Writes the given fields of a contact read in this transaction, and the commit's tick as its update time. */
+  update(contact: Contact, changed: readonly UpdatableField[]): Promise<void>;
+  /** Moves a contact read (locked) in this transaction to the tombstones, deleted at the commit's tick. */
+  remove(contact: Contact): Promise<void>;
+  /** Adds and removes assignments of a contact read (locked) in this transaction, and bumps its update time. */
+  changeAssignments(contact: Contact, change: AssignmentChange): Promise<void>;
+  /** One page of the firm's contacts (and tombstones, with showDeleted), ordered by (update time, id). */
+  listPage(query: PageQuery): Promise<ListedContact[]>;
   /**
-   * Reads, locked until the transaction ends, every contact of the firm that holds one of the tracking ids or
-   * one of the emails (ignoring letter case), in a few statements whatever the number of keys.
+   * Reads, locked until the transaction ends, every live contact of the firm that holds one of the tracking ids
+   * or one of the emails (the firm's email identity), with its assignments, in one statement.
    */
   findByKeys(firmId: string, keys: BatchKeys): Promise<Contact[]>;
-  /** Writes a batch's rows with multi-row statements, the last of them sent with the commit. */
-  writeBatch(writes: BatchWrites): Promise<void>;
+  /**
+   * Writes a batch's rows with multi-row statements stamped with the commit's tick; the last of them travel with
+   * the commit, earlier ones (only when the rows would not fit one packet) in round trips before it.
+   */
+  writeBatch(firmId: string, writes: BatchWrites): Promise<void>;
+}
+
+/** What a transaction returned, and the firm clock's tick its writes carry (null when it wrote nothing). */
+export interface Committed<T> {
+  readonly value: T;
+  readonly tick: Date | null;
 }
 
 /** Runs `work` in one database transaction, retrying the whole of it on transient conflicts. */
-export type Transact = <T>(work: (store: ContactStore) => Promise<T>, signal?: AbortSignal) => Promise<T>;
+export type Transact = <T>(
+  work: (store: ContactStore) => Promise<T>,
+  signal?: AbortSignal,
+) => Promise<Committed<T>>;

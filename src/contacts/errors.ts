@@ -8,15 +8,41 @@ export class ValidationError extends Error {
   }
 }
 
+/** Why a write conflicts with another contact of the firm, as the ErrorInfo reason names it. */
+export type ConflictReason = "EMAIL_TAKEN" | "TRACKING_ID_TAKEN";
+
 /** The write would break a uniqueness rule of the firm's contact book; nothing was written. */
 export class ConflictError extends Error {
   constructor(
     message: string,
+    readonly reason: ConflictReason,
+    /** The request field (JSON name) whose value is taken. */
     readonly field: string,
+    /** The contact that holds the value. */
     readonly conflictingContactId: string | undefined,
   ) {
     super(message);
     this.name = "ConflictError";
+  }
+}
+
+/** The firm has no live contact with the requested id; nothing was written. */
+export class NotFoundError extends Error {
+  constructor(message = "the firm has no contact with this id") {
+    super(message);
+    this.name = "NotFoundError";
+  }
+}
+
+/** The write would exceed a per-contact limit; nothing was written. */
+export class LimitExceededError extends Error {
+  constructor(
+    message: string,
+    /** The request field (JSON name) whose ids would exceed the limit. */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = "LimitExceededError";
   }
 }
 

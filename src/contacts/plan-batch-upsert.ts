@@ -1,5 +1,5 @@
 import { applyUpsert, newContact } from "./apply-upsert.js";
-import type { Contact } from "./contact.js";
+import { type Contact, UNSTAMPED } from "./contact.js";
 import { decideUpsert } from "./decide-upsert.js";
 import { emailKey } from "./email-key.js";
 import { BatchAbortedError, type ConflictError, ValidationError } from "./errors.js";
@@ -24,7 +24,15 @@ export interface RawBatchUpsertRequest {
 
 /** What one item did: exactly what a single upsert would have answered, or the error it would have failed with. */
 export type BatchItemResult =
-  | { readonly kind: "done"; readonly outcome: UpsertOutcome }
+  | {
+      readonly kind: "done";
+      readonly outcome: UpsertOutcome;
+      /**
+       * How the commit's tick stamps the item's contact: it was created by this batch (create and update time),
+       * changed by it (update time), or neither (its stored times stand).
+       */
+      readonly stamp: "created" | "updated" | null;
+    }
   | { readonly kind: "failed"; readonly error: ValidationError | ConflictError | BatchAbortedError };
 
 /** A contact the batch changes, with every data field any of its items changed. */
@@ -99,14 +107,14 @@ export function batchKeys(validations: readonly UpsertValidation[]): BatchKeys {
 
 export interface PlanOptions {
   readonly allOrNone: boolean;
-  readonly now: Date;
   readonly newId: () => string;
 }
 
 /**
  * Decides a whole batch in memory, item by item in request order, with the single upsert's own functions
  * (decideUpsert, applyUpsert, newContact): each item sees the stored contacts as the earlier items left them,
- * so the answers equal those of the same requests sent one by one. `stored` are the firm's contacts holding any
+ * so the answers equal those of the same requests sent one by one. Times are left to the commit's tick (see
+ * BatchItemResult's `stamp`). `stored` are the firm's contacts holding any
  * of the batch's keys. With `allOrNone`, one failure turns every other item into BatchAbortedError and writes
  * nothing.
  */
@@ -136,12 +144,14 @@ export function planBatchUpsert(
     });
     if (decision.kind === "reject") return { kind: "failed", error: rejectionError(decision) };
     if (decision.kind === "create") {
-      const contact = newContact(input, options.newId(), options.now);
+      const contact = newContact(input, options.newId(), UNSTAMPED);
       remember(contact);
       inserts.set(contact.id, contact);
-      return { kind: "done", outcome: { result: "created", contact, changed: fieldsWithValue(contact) } };
+      const outcome = { result: "created", contact, changed: fieldsWithValue(contact) } as const;
+      return { kind: "done", outcome, stamp: "created" };
     }
-    const { contact, changed } = applyUpsert(decision.contact, input, options.now);
+    // The stored update time stays unless something changed; then the commit's tick replaces it.
+    const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
     if (changed.length > 0) {
       remember(contact);
       if (inserts.has(contact.id)) {
@@ -152,7 +162,12 @@ export function planBatchUpsert(
         updates.set(contact.id, { contact, changed: fields });
       }
     }
-    return { kind: "done", outcome: { result: "updated", contact, matchedBy: decision.matchedBy, changed } };
+    const stamp = inserts.has(contact.id) ? "created" : updates.has(contact.id) ? "updated" : null;
+    return {
+      kind: "done",
+      outcome: { result: "updated", contact, matchedBy: decision.matchedBy, changed },
+      stamp,
+    };
   });
 
   if (options.allOrNone && results.some((r) => r.kind === "failed")) {

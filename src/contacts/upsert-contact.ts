@@ -1,5 +1,5 @@
 import { applyUpsert, newContact } from "./apply-upsert.js";
-import type { Contact } from "./contact.js";
+import { type Contact, stampTimes, UNSTAMPED } from "./contact.js";
 import { newContactId } from "./contact-id.js";
 import type { Transact } from "./contact-store.js";
 import { decideUpsert, type MatchKey, type UpsertRejection } from "./decide-upsert.js";
@@ -25,7 +25,6 @@ export type ChangedField = "trackingId" | "email" | DataField;
 
 export interface UpsertContactDeps {
   readonly transact: Transact;
-  readonly now?: () => Date;
   readonly newId?: () => string;
 }
 
@@ -34,29 +33,31 @@ export interface UpsertContactDeps {
  * Throws ValidationError or ConflictError for the caller's mistakes; transient failures come from `transact`.
  */
 export function upsertContact(deps: UpsertContactDeps) {
-  const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? (() => newContactId());
   return async (raw: RawUpsertRequest, signal?: AbortSignal): Promise<UpsertOutcome> => {
     const validation = validateUpsert(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
-    return deps.transact(async (store) => {
+    const { value, tick } = await deps.transact(async (store): Promise<UpsertOutcome> => {
       const decision = decideUpsert(input, await store.findUpsertCandidates(input));
       switch (decision.kind) {
         case "reject":
           throw rejectionError(decision);
         case "create": {
-          const contact = newContact(input, newId(), now());
+          const contact = newContact(input, newId(), UNSTAMPED);
           await store.insert(contact);
           return { result: "created", contact, changed: fieldsWithValue(contact) };
         }
         case "update": {
-          const { contact, changed } = applyUpsert(decision.contact, input, now());
+          // The stored update time stays unless something changed; then the commit's tick replaces it.
+          const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
           if (changed.length > 0) await store.update(contact, changed);
           return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
         }
       }
     }, signal);
+    if (tick === null) return value;
+    return { ...value, contact: stampTimes(value.contact, tick, value.result === "created") };
   };
 }
 
@@ -79,6 +80,7 @@ export function rejectionError(rejection: UpsertRejection): ValidationError | Co
     case "email_taken":
       return new ConflictError(
         "email: already belongs to another contact of this firm; the trackingId matched no contact, so a new one would be created with a taken email",
+        "EMAIL_TAKEN",
         "email",
         rejection.contactId,
       );

@@ -22,7 +22,8 @@ const NEVER_EMPTY: ReadonlySet<RequestField> = new Set(["firmId", "trackingId", 
 
 // C0 and C1 controls (NUL included) and the Unicode line and paragraph separators, which are not in Cc; tabs
 // and line breaks are allowed where a field is multi-line.
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+/** C0 and C1 controls and the Unicode line and paragraph separators. */
+export const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 const CONTROL_EXCEPT_LINE_BREAKS = /[^\P{Cc}\t\n\r]/u;
 
 /**
@@ -48,7 +49,10 @@ export function validateUpsert(raw: RawUpsertRequest): UpsertValidation {
   return { kind: "valid", input: out as UpsertInput };
 }
 
-/** Why one trimmed request string breaks the field table, or undefined when it is fine. */
+/**
+ * The problem with one trimmed field value under the field table (emptiness, Unicode, control characters,
+ * length, email syntax), or undefined. Shared by every use case that takes contact fields.
+ */
 export function stringProblem(field: RequestField, value: string): string | undefined {
   if (value === "") {
     if (field === "firmId") return "is required";
@@ -67,7 +71,8 @@ export function stringProblem(field: RequestField, value: string): string | unde
   return undefined;
 }
 
-function codePoints(value: string): number {
+/** The length of a string in Unicode code points. */
+export function codePoints(value: string): number {
   let n = 0;
   for (const _ of value) n++;
   return n;

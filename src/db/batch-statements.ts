@@ -1,6 +1,7 @@
 import type { Contact } from "../contacts/contact.js";
 import type { BatchKeys, BatchWrites, ContactChange } from "../contacts/plan-batch-upsert.js";
 import { columnOf } from "./columns.js";
+import { TICK } from "./firm-clock.js";
 
 /** One SQL statement with its `?` parameters. */
 export interface Statement {
@@ -23,6 +24,7 @@ export const ROUND_TRIP_BYTES = 4 * 1024 * 1024;
  * holding both keys comes back twice; the caller keeps one.
  */
 export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): Statement | undefined {
+  // `columns` reads the table as `c` (the repository's column list, assignments included).
   const parts: string[] = [];
   const params: unknown[] = [];
   for (const [column, values] of [
@@ -31,7 +33,7 @@ export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): 
   ] as const) {
     if (values.length === 0) continue;
     parts.push(
-      `(SELECT ${columns} FROM contacts WHERE firm_id = ? AND ${column} IN (${placeholders(values.length)}) FOR UPDATE)`,
+      `(SELECT ${columns} FROM contacts c WHERE c.firm_id = ? AND c.${column} IN (${placeholders(values.length)}) FOR UPDATE)`,
     );
     params.push(firmId, ...values);
   }
@@ -40,18 +42,21 @@ export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): 
 
 /**
  * A batch's writes as statements: multi-row INSERTs of the new contacts, and for the updated ones one UPDATE per
- * group of contacts that changed the same columns, setting each row's value with CASE on the primary key.
+ * group of contacts that changed the same columns, setting each row's value with CASE on the primary key. Every
+ * row is stamped with the transaction's tick of the firm clock (firm-clock.ts), create and update time alike.
  * Never INSERT ... ON DUPLICATE KEY UPDATE: with two unique keys it may update the wrong row.
  */
 export function writeStatements(properties: readonly (keyof Contact)[], writes: BatchWrites): Statement[] {
   const statements: Statement[] = [];
   const columns = properties.map((property) => columnOf(property)).join(", ");
-  const row = `(${placeholders(properties.length)})`;
-  const insertSize = (contact: Contact) => properties.reduce((n, p) => n + paramBytes(contact[p]), 0);
+  const stamped = (p: keyof Contact) => p === "createTime" || p === "updateTime";
+  const row = `(${properties.map((p) => (stamped(p) ? TICK : "?")).join(", ")})`;
+  const values = properties.filter((p) => !stamped(p));
+  const insertSize = (contact: Contact) => values.reduce((n, p) => n + paramBytes(contact[p]), 0);
   for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
     statements.push({
       sql: `INSERT INTO contacts (${columns}) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
-      params: chunk.flatMap((contact) => properties.map((property) => contact[property])),
+      params: chunk.flatMap((contact) => values.map((property) => contact[property])),
     });
   }
   const groups = new Map<string, ContactChange[]>();
@@ -70,17 +75,16 @@ export function writeStatements(properties: readonly (keyof Contact)[], writes: 
 function updateStatement(changes: readonly ContactChange[]): Statement {
   const first = changes[0] as ContactChange;
   const firmId = first.contact.firmId;
-  const properties = [...first.changed, "updateTime"] as const;
   const whens = changes.map(() => "WHEN ? THEN ?").join(" ");
-  const sets = properties.map((p) => `${columnOf(p)} = CASE id ${whens} END`).join(", ");
+  const sets = first.changed.map((p) => `${columnOf(p)} = CASE id ${whens} END`).join(", ");
   const params: unknown[] = [];
-  for (const property of properties) {
+  for (const property of first.changed) {
     for (const { contact } of changes) params.push(contact.id, contact[property]);
   }
   params.push(firmId, ...changes.map(({ contact }) => contact.id));
   // Scoped by firm like every statement, so that a shard keyed by firm can route it.
   return {
-    sql: `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
+    sql: `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
     params,
   };
 }

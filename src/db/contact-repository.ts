@@ -1,11 +1,14 @@
-import type { Contact, UpsertInput } from "../contacts/contact.js";
-import type { ContactStore } from "../contacts/contact-store.js";
-import { DATA_FIELDS, type DataField } from "../contacts/fields.js";
+import { ASSIGNMENT_KINDS, type AssignmentChange, type AssignmentKind } from "../contacts/assignments.js";
+import type { Contact, ListedContact, UpsertInput } from "../contacts/contact.js";
+import type { ContactStore, PageQuery } from "../contacts/contact-store.js";
+import { DATA_FIELDS } from "../contacts/fields.js";
+import type { UpdatableField } from "../contacts/update-mask.js";
 import { roundTrips, selectByKeys, writeStatements } from "./batch-statements.js";
 import { columnOf } from "./columns.js";
+import { TICK } from "./firm-clock.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 
-// Every column, in one fixed order shared by SELECT and INSERT.
+// Every stored column, in one fixed order shared by SELECT, INSERT and the tombstones' copy.
 const PROPERTIES = [
   "id",
   "firmId",
@@ -16,10 +19,36 @@ const PROPERTIES = [
   "updateTime",
 ] as const;
 const COLUMNS = PROPERTIES.map((property) => columnOf(property));
-const SELECT = `SELECT ${COLUMNS.join(", ")} FROM contacts WHERE firm_id = ? AND`;
-const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`;
+
+/** How each kind of assignment is stored in contact_assignments.kind. */
+const KIND_VALUE: Readonly<Record<AssignmentKind, string>> = {
+  clientIds: "client",
+  investmentEntityIds: "investment_entity",
+};
+// Ids never contain control characters (validate-assignment), so a line feed separates them safely.
+const SEPARATOR = "\n";
+// The contact's assignments, read in the statement that reads the contact, so no call pays a round trip more.
+const ASSIGNED = (table: string) =>
+  ASSIGNMENT_KINDS.map(
+    (kind) =>
+      `(SELECT GROUP_CONCAT(a.ref_id ORDER BY a.ref_id SEPARATOR '\\n') FROM contact_assignments a ` +
+      `WHERE a.contact_id = ${table}.id AND a.kind = '${KIND_VALUE[kind]}') AS ${columnOf(kind as keyof Contact)}`,
+  ).join(", ");
+const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
+const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
+// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts).
+const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}) VALUES (${PROPERTIES.map((p) =>
+  p === "createTime" || p === "updateTime" ? TICK : "?",
+).join(", ")})`;
+const INSERT_PARAMS = PROPERTIES.filter((p) => p !== "createTime" && p !== "updateTime");
+const TOMBSTONE = `INSERT INTO contact_tombstones (${COLUMNS.join(", ")}, delete_time) SELECT ${COLUMNS.map(
+  (c) => (c === "update_time" ? TICK : c),
+).join(", ")}, ${TICK} FROM contacts WHERE firm_id = ? AND id = ?`;
 
 type Row = Record<string, unknown>;
+
+/** Contact ids are ASCII UUIDs; anything else cannot name a stored contact (and is not sent to an ASCII column). */
+const POSSIBLE_ID = /^[\x21-\x7e]{1,36}$/;
 
 /**
  * The ContactStore over one transaction. Thin: each method is one statement, written as SQL: the statements the
@@ -27,10 +56,17 @@ type Row = Record<string, unknown>;
  * more CPU than the statements. Writes are deferred to the commit (see pipelined-transaction.ts).
  */
 export function contactRepository(tx: PipelinedTransaction): ContactStore {
-  const findOne = async (key: "tracking_id" | "email", firmId: string, value: string, lock: boolean) => {
-    const rows = await tx.query<Row>(`${SELECT} ${key} = ?${lock ? " FOR UPDATE" : ""}`, [firmId, value]);
+  const findOne = async (
+    key: "tracking_id" | "email" | "id",
+    firmId: string,
+    value: string,
+    lock: boolean,
+  ) => {
+    const rows = await tx.query<Row>(`${SELECT} c.${key} = ?${lock ? " FOR UPDATE" : ""}`, [firmId, value]);
     return rows[0] === undefined ? null : toContact(rows[0]);
   };
+  // Every lookup by email goes through here: the firm's email identity is decided in this one place.
+  const findByEmail = (firmId: string, email: string, lock: boolean) => findOne("email", firmId, email, lock);
 
   return {
     async findUpsertCandidates(input: UpsertInput) {
@@ -38,7 +74,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         const byTrackingId = await findOne("tracking_id", input.firmId, input.trackingId, true);
         if (byTrackingId !== null || input.email === undefined) return { byTrackingId, byEmail: null };
         // Only a create needs to know whether the email is taken; the unique index has the final word.
-        const byEmail = await findOne("email", input.firmId, input.email, false);
+        const byEmail = await findByEmail(input.firmId, input.email, false);
         if (byEmail?.trackingId === input.trackingId) {
           // READ COMMITTED reads each statement's latest commit: a concurrent creator of this very contact
           // committed between the two reads. It is the match, not a conflict: read it again, locked.
@@ -49,50 +85,117 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         }
         return { byTrackingId, byEmail };
       }
-      const byEmail =
-        input.email === undefined ? null : await findOne("email", input.firmId, input.email, true);
+      const byEmail = input.email === undefined ? null : await findByEmail(input.firmId, input.email, true);
       return { byTrackingId: null, byEmail };
     },
 
+    findById(firmId, id, lock) {
+      return POSSIBLE_ID.test(id) ? findOne("id", firmId, id, lock) : Promise.resolve(null);
+    },
+
+    findByEmail: (firmId, email) => findByEmail(firmId, email, false),
+
+    findByTrackingId: (firmId, trackingId) => findOne("tracking_id", firmId, trackingId, false),
+
     async insert(contact: Contact) {
-      tx.defer(
+      tx.write(
+        contact.firmId,
         INSERT,
-        PROPERTIES.map((property) => contact[property]),
+        INSERT_PARAMS.map((property) => contact[property]),
       );
     },
 
-    async update(contact: Contact, changed: readonly DataField[]) {
+    async update(contact: Contact, changed: readonly UpdatableField[]) {
       const sets = changed.map((field) => `${columnOf(field)} = ?`).join(", ");
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
-      tx.defer(`UPDATE contacts SET ${sets}, update_time = ? WHERE firm_id = ? AND id = ?`, [
-        ...changed.map((field) => contact[field]),
-        contact.updateTime,
+      tx.write(
+        contact.firmId,
+        `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
+        [...changed.map((field) => contact[field]), contact.firmId, contact.id],
+      );
+    },
+
+    async remove(contact: Contact) {
+      const key = [contact.firmId, contact.id];
+      tx.write(contact.firmId, TOMBSTONE, key);
+      tx.write(contact.firmId, "DELETE FROM contact_assignments WHERE contact_id = ?", [contact.id]);
+      tx.write(contact.firmId, "DELETE FROM contacts WHERE firm_id = ? AND id = ?", key);
+    },
+
+    async changeAssignments(contact: Contact, change: AssignmentChange) {
+      for (const kind of ASSIGNMENT_KINDS) {
+        const add = change.add[kind];
+        if (add.length > 0) {
+          tx.write(
+            contact.firmId,
+            `INSERT INTO contact_assignments (contact_id, kind, ref_id, firm_id) VALUES ${add.map(() => "(?, ?, ?, ?)").join(", ")}`,
+            add.flatMap((id) => [contact.id, KIND_VALUE[kind], id, contact.firmId]),
+          );
+        }
+        const remove = change.remove[kind];
+        if (remove.length > 0) {
+          tx.write(
+            contact.firmId,
+            `DELETE FROM contact_assignments WHERE contact_id = ? AND kind = ? AND ref_id IN (${remove.map(() => "?").join(", ")})`,
+            [contact.id, KIND_VALUE[kind], ...remove],
+          );
+        }
+      }
+      tx.write(contact.firmId, `UPDATE contacts SET update_time = ${TICK} WHERE firm_id = ? AND id = ?`, [
         contact.firmId,
         contact.id,
       ]);
     },
 
+    async listPage(query: PageQuery) {
+      const [condition, params] = pageCondition(query);
+      const live = `SELECT ${LIVE_COLUMNS}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} ORDER BY c.update_time, c.id LIMIT ?`;
+      if (!query.showDeleted) {
+        const rows = await tx.query<Row>(live, [...params, query.limit]);
+        return rows.map(toListed);
+      }
+      // Each side reads at most a page from its (firm_id, update_time, id) index; the merge keeps the first page.
+      const dead = `SELECT ${COLUMNS.map((c) => `t.${c}`).join(", ")}, NULL, NULL, t.delete_time FROM contact_tombstones t WHERE ${condition("t.")} ORDER BY t.update_time, t.id LIMIT ?`;
+      const rows = await tx.query<Row>(`(${live}) UNION ALL (${dead}) ORDER BY update_time, id LIMIT ?`, [
+        ...params,
+        query.limit,
+        ...params,
+        query.limit,
+        query.limit,
+      ]);
+      return rows.map(toListed);
+    },
+
     async findByKeys(firmId, keys) {
-      const select = selectByKeys(COLUMNS.join(", "), firmId, keys);
+      const select = selectByKeys(LIVE_COLUMNS, firmId, keys);
       if (select === undefined) return [];
       const rows = await tx.query<Row>(select.sql, select.params);
+      // A row holding two of the keys comes back from both parts of the read.
       const byId = new Map(rows.map((row) => [row.id as string, row]));
       return [...byId.values()].map(toContact);
     },
 
-    async writeBatch(writes) {
+    async writeBatch(firmId, writes) {
       const trips = roundTrips(writeStatements(PROPERTIES, writes));
-      const last = trips.pop() ?? [];
-      // Round trips that would not fit one packet with the commit go first; the last one goes with COMMIT.
-      for (const trip of trips) {
-        await tx.query(
-          trip.map((s) => s.sql).join("; "),
-          trip.flatMap((s) => s.params),
-        );
+      // All but the last round trip go before the commit, only when the rows would not fit one packet.
+      for (const [i, trip] of trips.entries()) {
+        for (const statement of trip) tx.write(firmId, statement.sql, statement.params);
+        if (i < trips.length - 1) await tx.flush();
       }
-      for (const statement of last) tx.defer(statement.sql, statement.params);
     },
   };
+}
+
+/** The keyset condition of a page, for a table alias, and its parameters. */
+function pageCondition(query: PageQuery): [(alias: string) => string, unknown[]] {
+  const { after } = query;
+  if (after === null) return [(t) => `${t}firm_id = ?`, [query.firmId]];
+  if (after.id === null)
+    return [(t) => `${t}firm_id = ? AND ${t}update_time > ?`, [query.firmId, after.time]];
+  return [
+    (t) => `${t}firm_id = ? AND (${t}update_time > ? OR (${t}update_time = ? AND ${t}id > ?))`,
+    [query.firmId, after.time, after.time, after.id],
+  ];
 }
 
 function toContact(row: Row): Contact {
@@ -100,5 +203,13 @@ function toContact(row: Row): Contact {
   PROPERTIES.forEach((property, i) => {
     contact[property] = row[COLUMNS[i] as string];
   });
+  for (const kind of ASSIGNMENT_KINDS) {
+    const joined = row[columnOf(kind as keyof Contact)];
+    contact[kind] = typeof joined === "string" && joined !== "" ? joined.split(SEPARATOR) : [];
+  }
   return contact as Contact;
+}
+
+function toListed(row: Row): ListedContact {
+  return { ...toContact(row), deleteTime: (row.delete_time as Date | null) ?? null };
 }

@@ -1,4 +1,6 @@
 import type { DataSource } from "typeorm";
+import type { Committed } from "../contacts/contact-store.js";
+import { readTick, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
 
@@ -11,8 +13,18 @@ type Params = readonly unknown[];
 export interface PipelinedTransaction {
   /** Runs a statement now and returns its rows. */
   query<Row>(sql: string, params: Params): Promise<Row[]>;
-  /** Queues a write to be sent with COMMIT; an error it raises (a duplicate key) surfaces from the transaction. */
-  defer(sql: string, params: Params): void;
+  /**
+   * Queues one statement writing `firmId`'s data, to be sent with COMMIT after the firm's clock ticked (see
+   * firm-clock.ts); the statement stamps its rows with `TICK`. Every write of a transaction shares one tick, so a
+   * transaction writes one firm. An error it raises (a duplicate key) surfaces from the transaction.
+   */
+  write(firmId: string, sql: string, params: Params): void;
+  /**
+   * Sends the writes queued so far in a round trip of their own, after the firm's clock ticked (once per
+   * transaction), instead of with COMMIT: for a transaction whose writes would not fit one packet. The clock's
+   * row stays locked from then until COMMIT.
+   */
+  flush(): Promise<void>;
 }
 
 /**
@@ -24,39 +36,61 @@ export async function runPipelined<T>(
   dataSource: DataSource,
   work: (tx: PipelinedTransaction) => Promise<T>,
   signal: AbortSignal | undefined,
-): Promise<T> {
+): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
   let begun = false;
+  let firm: string | undefined;
+  let ticked = false;
   const deferred: [string, Params][] = [];
-  const send = async (sql: string, params: Params): Promise<unknown[]> => {
+  const tickOnce = (firmId: string) => {
+    if (ticked) return [];
+    ticked = true;
+    return takeTick(firmId);
+  };
+  // Sends statements in one round trip and returns one result per statement.
+  const send = async (statements: readonly string[], params: Params): Promise<unknown[]> => {
     signal?.throwIfAborted();
-    if (!begun) {
-      begun = true;
-      const [, ...results] = await runner.query(`START TRANSACTION; ${sql}`, [...params]);
-      return results;
-    }
-    const result = await runner.query(sql, [...params]);
-    return [result];
+    const sent = begun ? statements : ["START TRANSACTION", ...statements];
+    begun = true;
+    const result = await runner.query(sent.join("; "), [...params]);
+    const results = sent.length === 1 ? [result] : (result as unknown[]);
+    return results.slice(sent.length - statements.length);
   };
   try {
     await runner.connect();
-    const result = await work({
+    const value = await work({
       async query<Row>(sql: string, params: Params) {
         if (deferred.length > 0) throw new Error("a read after a deferred write would not see it");
-        const [rows] = await send(sql, params);
+        const [rows] = await send([sql], params);
         return rows as Row[];
       },
-      defer(sql, params) {
+      write(firmId, sql, params) {
+        if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
+        firm = firmId;
         deferred.push([sql, params]);
       },
+      async flush() {
+        if (firm === undefined || deferred.length === 0) return;
+        const statements = [...tickOnce(firm), ...deferred.splice(0)];
+        await send(
+          statements.map(([sql]) => sql),
+          statements.flatMap(([, params]) => params),
+        );
+      },
     });
-    if (begun || deferred.length > 0) {
-      await send(
-        [...deferred.map(([sql]) => sql), "COMMIT"].join("; "),
-        deferred.flatMap(([, params]) => params),
-      );
+    if (firm === undefined) {
+      if (begun) await send(["COMMIT"], []);
+      return { value, tick: null };
     }
-    return result;
+    const statements = [...tickOnce(firm), ...deferred, readTick(firm)];
+    const results = await send(
+      [...statements.map(([sql]) => sql), "COMMIT"],
+      statements.flatMap(([, params]) => params),
+    );
+    // The last result is COMMIT's; the one before it, the tick's row.
+    const [row] = results[results.length - 2] as { tick: Date }[];
+    if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");
+    return { value, tick: row.tick };
   } catch (error) {
     // A failed statement leaves its transaction open (a deadlock has already rolled it back): end it here.
     if (begun && !runner.isReleased) await runner.query("ROLLBACK").catch(() => undefined);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
-import type { ContactStore, Transact } from "../contacts/contact-store.js";
+import type { Committed, ContactStore, Transact } from "../contacts/contact-store.js";
 import { ContentionError, UnavailableError } from "../contacts/errors.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
@@ -40,7 +40,10 @@ export function createTransact(
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   onRetry?: RetryListener,
 ): Transact {
-  return async <T>(work: (store: ContactStore) => Promise<T>, signal?: AbortSignal): Promise<T> => {
+  return async <T>(
+    work: (store: ContactStore) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Committed<T>> => {
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {

@@ -2,19 +2,27 @@ import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Contact as ContactMessage, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
 import {
+  type AssignContactRequest,
   type BatchUpsertContactsRequest,
   type BatchUpsertContactsResult,
   BatchUpsertContactsResultSchema,
+  type ListContactsRequest,
   MatchKey,
+  type UnassignContactRequest,
+  type UpdateContactRequest,
   type UpsertContactRequest,
   type UpsertContactResponse,
   UpsertContactResponseSchema,
   UpsertResult,
 } from "../../gen/contacts/v1/contact_service_pb.js";
-import type { Contact } from "../contacts/contact.js";
+import type { RawUpdateRequest } from "../contacts/apply-update.js";
+import type { RawAssignmentRequest } from "../contacts/assignments.js";
+import type { Contact, ListedContact } from "../contacts/contact.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
+import type { RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
+import { UPDATABLE_FIELDS } from "../contacts/update-mask.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import { toStatus } from "./error-mapping.js";
@@ -30,19 +38,62 @@ export function upsertRequestFromProto(request: UpsertContactRequest): RawUpsert
   return raw as RawUpsertRequest;
 }
 
+/** UpdateContact's contact id, mask paths and values; proto3 `email` and names read as "" when unset. */
+export function updateRequestFromProto(request: UpdateContactRequest): RawUpdateRequest {
+  const values: Record<string, string | undefined> = {};
+  for (const field of UPDATABLE_FIELDS) values[field] = request.contact?.[field];
+  return {
+    firmId: request.firmId,
+    id: request.contact?.id,
+    paths: request.updateMask?.paths,
+    values,
+  };
+}
+
+/** ListContacts' parameters; the timestamp is passed as its two fields. */
+export function listRequestFromProto(request: ListContactsRequest): RawListRequest {
+  return {
+    firmId: request.firmId,
+    pageSize: request.pageSize,
+    pageToken: request.pageToken,
+    updatedAfter: request.updatedAfter && {
+      seconds: request.updatedAfter.seconds,
+      nanos: request.updatedAfter.nanos,
+    },
+    showDeleted: request.showDeleted,
+  };
+}
+
+/** AssignContact's or UnassignContact's ids. */
+export function assignmentRequestFromProto(
+  request: AssignContactRequest | UnassignContactRequest,
+): RawAssignmentRequest {
+  return {
+    firmId: request.firmId,
+    contactId: request.contactId,
+    clientIds: request.clientIds,
+    investmentEntityIds: request.investmentEntityIds,
+  };
+}
+
 /** A stored contact as the wire message; null values become absent fields. */
-export function contactToProto(contact: Contact): ContactMessage {
+export function contactToProto(contact: Contact | ListedContact): ContactMessage {
   const message = create(ContactSchema, {
     id: contact.id,
     firmId: contact.firmId,
     email: contact.email,
     createTime: timestampFromDate(contact.createTime),
     updateTime: timestampFromDate(contact.updateTime),
+    clientIds: [...contact.clientIds],
+    investmentEntityIds: [...contact.investmentEntityIds],
   });
   if (contact.trackingId !== null) message.trackingId = contact.trackingId;
   for (const field of DATA_FIELDS) {
     const value = contact[field];
     if (value !== null) message[field] = value;
+  }
+  if ("deleteTime" in contact && contact.deleteTime !== null) {
+    message.deleteTime = timestampFromDate(contact.deleteTime);
   }
   return message;
 }

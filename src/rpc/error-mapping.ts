@@ -4,6 +4,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
+  PreconditionFailureSchema,
   RetryInfoSchema,
 } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { type Status, StatusSchema } from "../../gen-deps/google/rpc/status_pb.js";
@@ -11,6 +12,8 @@ import {
   BatchAbortedError,
   ConflictError,
   ContentionError,
+  LimitExceededError,
+  NotFoundError,
   UnavailableError,
   ValidationError,
 } from "../contacts/errors.js";
@@ -37,12 +40,25 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
         {
           desc: ErrorInfoSchema,
           value: create(ErrorInfoSchema, {
-            reason: "EMAIL_TAKEN",
+            reason: error.reason,
             domain: "contacts.v1",
             metadata: {
               field: error.field,
               ...(error.conflictingContactId && { contactId: error.conflictingContactId }),
             },
+          }),
+        },
+      ]),
+  ],
+  [NotFoundError, (error: NotFoundError) => new ConnectError(error.message, Code.NotFound)],
+  [
+    LimitExceededError,
+    (error: LimitExceededError) =>
+      new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+        {
+          desc: PreconditionFailureSchema,
+          value: create(PreconditionFailureSchema, {
+            violations: [{ type: "ASSIGNMENT_LIMIT", subject: error.field, description: error.message }],
           }),
         },
       ]),

@@ -169,7 +169,7 @@ describe("an item's error is the one a single call gets", () => {
   it.each([
     { name: "grpc-js", batch: grpcJsBatchClient, single: grpcJsClient },
     { name: "connect-json-http1", batch: connectJsonBatchClient, single: connectJsonH1 },
-  ])("over $name: same code, message and fields", async ({ batch, single }) => {
+  ])("over $name: same code, message, fields and ErrorInfo", async ({ batch, single }) => {
     const firmId = uniqueFirm("batch-same-error");
     const batchClient = batch(app.url);
     const singleClient = single(app.url);
@@ -185,7 +185,13 @@ describe("an item's error is the one a single call gets", () => {
       for (const [i, item] of items.entries()) {
         const expected = await failure(singleClient.upsert(item));
         const got = itemError(results[i]);
-        expect({ code: got?.code, message: got?.message, fields: got?.fields }).toEqual(expected);
+        const info = got?.errorInfo && { reason: got.errorInfo.reason, metadata: got.errorInfo.metadata };
+        expect({
+          code: got?.code,
+          message: got?.message,
+          fields: got?.fields,
+          ...(info && { info }),
+        }).toEqual(expected);
       }
     } finally {
       batchClient.close();

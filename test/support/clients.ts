@@ -1,4 +1,11 @@
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { type Client, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -7,21 +14,40 @@ import {
 } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import {
+  type AssignContactResponse,
   ContactService,
-  UpsertContactRequestSchema,
+  type DeleteContactResponse,
+  type GetContactResponse,
+  type ListContactsResponse,
+  type UnassignContactResponse,
+  type UpdateContactResponse,
+  type UpsertContactRequestSchema,
   type UpsertContactResponse,
-  UpsertContactResponseSchema,
 } from "../../gen/contacts/v1/contact_service_pb.js";
-import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen-deps/google/rpc/status_pb.js";
 import { codeName } from "../../src/rpc/logging-interceptor.js";
 
 export type UpsertInit = MessageInitShape<typeof UpsertContactRequestSchema>;
+type Method<K extends keyof typeof ContactService.method> = (typeof ContactService.method)[K];
+type InitOf<K extends keyof typeof ContactService.method> = MessageInitShape<Method<K>["input"]>;
+export type GetInit = InitOf<"getContact">;
+export type ListInit = InitOf<"listContacts">;
+export type UpdateInit = InitOf<"updateContact">;
+export type DeleteInit = InitOf<"deleteContact">;
+export type AssignInit = InitOf<"assignContact">;
+export type UnassignInit = InitOf<"unassignContact">;
 
 /** A uniform face over every real client, so one test can run against each protocol. */
 export interface UpsertClient {
   readonly name: string;
   upsert(request: UpsertInit, options?: CallOptions): Promise<UpsertContactResponse>;
+  get(request: GetInit, options?: CallOptions): Promise<GetContactResponse>;
+  list(request: ListInit, options?: CallOptions): Promise<ListContactsResponse>;
+  update(request: UpdateInit, options?: CallOptions): Promise<UpdateContactResponse>;
+  delete(request: DeleteInit, options?: CallOptions): Promise<DeleteContactResponse>;
+  assign(request: AssignInit, options?: CallOptions): Promise<AssignContactResponse>;
+  unassign(request: UnassignInit, options?: CallOptions): Promise<UnassignContactResponse>;
   close(): void;
 }
 
@@ -36,29 +62,41 @@ export interface CallFailure {
   readonly code: string;
   readonly message: string;
   readonly fields: readonly string[];
+  /** The google.rpc.ErrorInfo detail, when the error carries one. */
+  readonly info?: { readonly reason: string; readonly metadata: Readonly<Record<string, string>> };
 }
 
 /** The gRPC client our callers use: @grpc/grpc-js, with protobuf-es doing the (de)serialisation. */
 export function grpcJsClient(url: string): UpsertClient & { raw: grpc.Client } {
   const raw = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
-  return {
-    name: "grpc-js",
-    raw,
-    upsert(request, options) {
+  const unary =
+    <I extends DescMessage, O extends DescMessage>(method: { name: string; input: I; output: O }) =>
+    (request: MessageInitShape<I>, options?: CallOptions): Promise<MessageShape<O>> => {
       const deadline = options?.timeoutMs ? Date.now() + options.timeoutMs : Number.POSITIVE_INFINITY;
       return new Promise((resolve, reject) => {
         raw.makeUnaryRequest(
-          "/contacts.v1.ContactService/UpsertContact",
-          (message: UpsertInit) =>
-            Buffer.from(toBinary(UpsertContactRequestSchema, create(UpsertContactRequestSchema, message))),
-          (bytes: Buffer) => fromBinary(UpsertContactResponseSchema, bytes),
+          `/${ContactService.typeName}/${method.name}`,
+          (message: MessageInitShape<I>) =>
+            Buffer.from(toBinary(method.input, create(method.input, message))),
+          (bytes: Buffer) => fromBinary(method.output, bytes),
           request,
           metadataOf(options?.headers),
           { deadline },
-          (error, response) => (error ? reject(error) : resolve(response as UpsertContactResponse)),
+          (error, response) => (error ? reject(error) : resolve(response as MessageShape<O>)),
         );
       });
-    },
+    };
+  const m = ContactService.method;
+  return {
+    name: "grpc-js",
+    raw,
+    upsert: unary(m.upsertContact),
+    get: unary(m.getContact),
+    list: unary(m.listContacts),
+    update: unary(m.updateContact),
+    delete: unary(m.deleteContact),
+    assign: unary(m.assignContact),
+    unassign: unary(m.unassignContact),
     close: () => raw.close(),
   };
 }
@@ -71,10 +109,16 @@ function metadataOf(headers: CallOptions["headers"]): grpc.Metadata {
 
 function connectClient(name: string, transport: Transport): UpsertClient {
   const client: Client<typeof ContactService> = createClient(ContactService, transport);
+  const call = (options?: CallOptions) => ({ timeoutMs: options?.timeoutMs, headers: options?.headers });
   return {
     name,
-    upsert: (request, options) =>
-      client.upsertContact(request, { timeoutMs: options?.timeoutMs, headers: options?.headers }),
+    upsert: (request, options) => client.upsertContact(request, call(options)),
+    get: (request, options) => client.getContact(request, call(options)),
+    list: (request, options) => client.listContacts(request, call(options)),
+    update: (request, options) => client.updateContact(request, call(options)),
+    delete: (request, options) => client.deleteContact(request, call(options)),
+    assign: (request, options) => client.assignContact(request, call(options)),
+    unassign: (request, options) => client.unassignContact(request, call(options)),
     close: () => undefined,
   };
 }
@@ -123,10 +167,23 @@ function normaliseFailure(error: unknown): CallFailure {
       status?.details
         .filter((any) => any.typeUrl.endsWith("/google.rpc.BadRequest"))
         .flatMap((any) => fromBinary(BadRequestSchema, any.value).fieldViolations.map((v) => v.field)) ?? [];
-    return { code: grpc.status[e.code] ?? String(e.code), message: status?.message ?? e.details, fields };
+    const infoAny = status?.details.find((any) => any.typeUrl.endsWith("/google.rpc.ErrorInfo"));
+    const info = infoAny && fromBinary(ErrorInfoSchema, infoAny.value);
+    return {
+      code: grpc.status[e.code] ?? String(e.code),
+      message: status?.message ?? e.details,
+      fields,
+      ...(info && { info: { reason: info.reason, metadata: { ...info.metadata } } }),
+    };
   }
   // connect-es: a ConnectError with typed details.
   const e = ConnectError.from(error);
   const fields = e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-  return { code: codeName(e.code), message: e.rawMessage, fields };
+  const [info] = e.findDetails(ErrorInfoSchema);
+  return {
+    code: codeName(e.code),
+    message: e.rawMessage,
+    fields,
+    ...(info && { info: { reason: info.reason, metadata: { ...info.metadata } } }),
+  };
 }

@@ -27,6 +27,8 @@ const stored: Contact = Object.freeze({
   note: "first programmer\nsee notes",
   createTime: created,
   updateTime: created,
+  clientIds: [],
+  investmentEntityIds: [],
 });
 
 describe("applyUpsert", () => {
@@ -187,6 +189,8 @@ describe("newContact", () => {
       note: "a\nb",
       createTime: later,
       updateTime: later,
+      clientIds: [],
+      investmentEntityIds: [],
     });
   });
 });

@@ -38,8 +38,8 @@ describe("batch statements", () => {
   it("reads both keys in one statement, each part on its unique index and locked", () => {
     const select = selectByKeys("id", "f", { trackingIds: ["a", "b"], emails: ["c"] });
     expect(select?.sql).toBe(
-      "(SELECT id FROM contacts WHERE firm_id = ? AND tracking_id IN (?, ?) FOR UPDATE) UNION ALL " +
-        "(SELECT id FROM contacts WHERE firm_id = ? AND email IN (?) FOR UPDATE)",
+      "(SELECT id FROM contacts c WHERE c.firm_id = ? AND c.tracking_id IN (?, ?) FOR UPDATE) UNION ALL " +
+        "(SELECT id FROM contacts c WHERE c.firm_id = ? AND c.email IN (?) FOR UPDATE)",
     );
     expect(select?.params).toEqual(["f", "a", "b", "f", "c"]);
     expect(selectByKeys("id", "f", { trackingIds: [], emails: [] })).toBeUndefined();
@@ -54,6 +54,7 @@ describe("batch statements", () => {
     expect(statements).toHaveLength(3); // 250 + 250 + 100 rows
     for (const s of statements) {
       expect(s.sql).toMatch(/^INSERT INTO contacts \(id, firm_id, tracking_id, email, first_name/);
+      expect(s.sql).toContain(", @contacts_tick, @contacts_tick), (");
       expect(placeholders(s.sql)).toBe(s.params.length);
       expect(s.params.length).toBeLessThan(65_535);
     }
@@ -68,8 +69,8 @@ describe("batch statements", () => {
     const statements = writeStatements(PROPERTIES, { inserts: [], updates });
     expect(statements.map((s) => s.sql)).toEqual([
       "UPDATE contacts SET phone = CASE id WHEN ? THEN ? WHEN ? THEN ? END, note = CASE id WHEN ? THEN ? WHEN ? THEN ? END, " +
-        "update_time = CASE id WHEN ? THEN ? WHEN ? THEN ? END WHERE firm_id = ? AND id IN (?, ?)",
-      "UPDATE contacts SET city = CASE id WHEN ? THEN ? END, update_time = CASE id WHEN ? THEN ? END WHERE firm_id = ? AND id IN (?)",
+        "update_time = @contacts_tick WHERE firm_id = ? AND id IN (?, ?)",
+      "UPDATE contacts SET city = CASE id WHEN ? THEN ? END, update_time = @contacts_tick WHERE firm_id = ? AND id IN (?)",
     ]);
     for (const s of statements) expect(placeholders(s.sql)).toBe(s.params.length);
   });

@@ -25,6 +25,7 @@ describe("loadConfig", () => {
     logLevel: "info",
     corsOrigins: [],
     authDisabled: false,
+    tombstoneRetentionDays: 30,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -57,6 +58,7 @@ describe("loadConfig", () => {
         REQUEST_READ_TIMEOUT_MS: "2000",
         LOG_LEVEL: "debug",
         API_KEYS_FILE: "/etc/contacts/keys.json",
+        TOMBSTONE_RETENTION_DAYS: " 7 ",
       }),
     ).toEqual({
       host: "0.0.0.0",
@@ -72,6 +74,7 @@ describe("loadConfig", () => {
       corsOrigins: [],
       apiKeysFile: "/etc/contacts/keys.json",
       authDisabled: false,
+      tombstoneRetentionDays: 7,
     });
   });
 
@@ -112,6 +115,8 @@ describe("loadConfig", () => {
     ["MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 67108864"],
     ["MAX_TIMEOUT_MS", "600001", "must be a whole number from 100 to 600000"],
     ["SHUTDOWN_GRACE_MS", "ten", "must be a whole number from 0 to 600000"],
+    ["TOMBSTONE_RETENTION_DAYS", "0", "must be a whole number from 1 to 36500"],
+    ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],

@@ -18,6 +18,8 @@ function contact(overrides: Partial<Contact> & Pick<Contact, "id" | "email">): C
     lastName: "Last",
     createTime: time,
     updateTime: time,
+    clientIds: [],
+    investmentEntityIds: [],
     ...empty,
     ...overrides,
   } as Contact;

@@ -34,7 +34,7 @@ describe("toConnectError", () => {
     const invalid = toConnectError(
       new ValidationError([{ field: "email", description: "is required" }]),
     ).error;
-    const conflict = toConnectError(new ConflictError("email: taken", "email", "c-1")).error;
+    const conflict = toConnectError(new ConflictError("email: taken", "EMAIL_TAKEN", "email", "c-1")).error;
     expect(invalid.code).toBe(Code.InvalidArgument);
     expect(conflict.code).toBe(Code.AlreadyExists);
     expect(retryDelayMs(invalid)).toEqual([]);

@@ -14,7 +14,6 @@ import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
 
 const FIRM = "firm-1";
 const T0 = new Date("2024-01-01T00:00:00Z");
-const NOW = new Date("2025-06-01T12:00:00Z");
 
 function stored(overrides: Partial<Contact> & Pick<Contact, "id" | "email">): Contact {
   const empty = Object.fromEntries(OPTIONAL_FIELDS.map((field) => [field, null]));
@@ -25,6 +24,8 @@ function stored(overrides: Partial<Contact> & Pick<Contact, "id" | "email">): Co
     lastName: "Last",
     createTime: T0,
     updateTime: T0,
+    clientIds: ["client-1"],
+    investmentEntityIds: [],
     ...empty,
     ...overrides,
   } as Contact;
@@ -40,7 +41,7 @@ function plan(items: Partial<RawUpsertRequest>[], rows: Contact[] = [A, B], allO
     FIRM,
     items.map((item) => ({ firmId: "", ...item })),
   );
-  return planBatchUpsert(validations, rows, { allOrNone, now: NOW, newId: () => `new-${++n}` });
+  return planBatchUpsert(validations, rows, { allOrNone, newId: () => `new-${++n}` });
 }
 
 /** A compact view of a result: "created new-1", "updated id-a by email", "INVALID firmId,email", ... */
@@ -137,6 +138,26 @@ describe("planBatchUpsert: items see the earlier items' effects, as if sent one 
       ["city"],
       ["phone"],
     ]);
+  });
+
+  it("marks which contacts the commit's tick stamps: created or changed by the batch, by this item or an earlier one", () => {
+    const { results } = plan([
+      { trackingId: "T-1", email: "one@example.com", ...names },
+      { trackingId: "T-1" },
+      { trackingId: "T-A", city: "Rome" },
+      { email: "ada@example.com" },
+      { email: "bob@example.com" },
+    ]);
+    expect(results.map((r) => (r.kind === "done" ? r.stamp : "failed"))).toEqual([
+      "created",
+      "created",
+      "updated",
+      "updated",
+      null,
+    ]);
+    // Assignments are kept as read: upsert never touches them.
+    const ada = results[2];
+    expect(ada?.kind === "done" && ada.outcome.contact.clientIds).toEqual(["client-1"]);
   });
 
   it("an item that changes nothing writes nothing and keeps updateTime", () => {

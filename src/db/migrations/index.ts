@@ -1,4 +1,5 @@
 import { CreateContacts } from "./0001-create-contacts.js";
+import { ContactApi } from "./0003-contact-api.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts];
+export const MIGRATIONS = [CreateContacts, ContactApi];

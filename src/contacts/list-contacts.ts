@@ -1,0 +1,97 @@
+import type { FieldViolation, ListedContact } from "./contact.js";
+import type { PageStart, Transact } from "./contact-store.js";
+import { ValidationError } from "./errors.js";
+import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
+import { stringProblem } from "./validate-upsert.js";
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+
+/** ListContacts' request as it arrives; `updatedAfter` is a google.protobuf.Timestamp's two fields. */
+export interface RawListRequest {
+  readonly firmId: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly updatedAfter: { readonly seconds: bigint; readonly nanos: number } | undefined;
+  readonly showDeleted: boolean;
+}
+
+export interface ContactPage {
+  readonly contacts: readonly ListedContact[];
+  /** Empty on the last page. */
+  readonly nextPageToken: string;
+}
+
+/** A validated ListContacts request. */
+export interface ListInput {
+  readonly scope: TokenScope;
+  readonly pageSize: number;
+  readonly start: PageStart | null;
+}
+
+/**
+ * Checks a ListContacts request and resolves where its page starts: after the token's cursor, else strictly
+ * after updated_after (stored times are whole milliseconds, so "after t" is "after t rounded down"), else at the
+ * beginning. page_size 0 is 100, above 1000 is 1000, negative is a violation; a token that is not one this
+ * server issued for the same firm and parameters names pageToken.
+ */
+export function validateList(raw: RawListRequest, key: Buffer): ListInput {
+  const violations: FieldViolation[] = [];
+  const firmId = raw.firmId.trim();
+  const firmProblem = stringProblem("firmId", firmId);
+  if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
+  if (raw.pageSize < 0) violations.push({ field: "pageSize", description: "must not be negative" });
+  let updatedAfterMs: number | null = null;
+  if (raw.updatedAfter !== undefined) {
+    const { seconds, nanos } = raw.updatedAfter;
+    if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) {
+      violations.push({ field: "updatedAfter", description: "is not a valid timestamp" });
+    } else {
+      updatedAfterMs = Number(seconds) * 1000 + Math.floor(nanos / 1_000_000);
+    }
+  }
+  const scope: TokenScope = { firmId, updatedAfterMs, showDeleted: raw.showDeleted };
+  let start: PageStart | null = updatedAfterMs === null ? null : { time: new Date(updatedAfterMs), id: null };
+  if (raw.pageToken !== "" && violations.length === 0) {
+    const cursor = readPageToken(key, scope, raw.pageToken);
+    if (cursor === undefined) {
+      violations.push({
+        field: "pageToken",
+        description: "is not a token this service issued for this firm and these parameters",
+      });
+    } else start = cursor;
+  }
+  if (violations.length > 0) throw new ValidationError(violations);
+  const pageSize = raw.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(raw.pageSize, MAX_PAGE_SIZE);
+  return { scope, pageSize, start };
+}
+
+/**
+ * The ListContacts use case: one page of the firm's contacts (and tombstones, with showDeleted) in
+ * (update_time, id) order, read one more than the page holds to know whether another page follows.
+ */
+export function listContacts(deps: { readonly transact: Transact; readonly pageTokenKey: Buffer }) {
+  return async (raw: RawListRequest, signal?: AbortSignal): Promise<ContactPage> => {
+    const { scope, pageSize, start } = validateList(raw, deps.pageTokenKey);
+    const { value: rows } = await deps.transact(
+      (store) =>
+        store.listPage({
+          firmId: scope.firmId,
+          after: start,
+          showDeleted: scope.showDeleted,
+          limit: pageSize + 1,
+        }),
+      signal,
+    );
+    if (rows.length <= pageSize) return { contacts: rows, nextPageToken: "" };
+    const contacts = rows.slice(0, pageSize);
+    const last = contacts[contacts.length - 1] as ListedContact;
+    return {
+      contacts,
+      nextPageToken: writePageToken(deps.pageTokenKey, scope, { time: last.updateTime, id: last.id }),
+    };
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The firm clock: every transaction that writes a firm's data takes one tick of that firm's clock in its commit
+ * round trip, and every row it writes carries that tick as its update_time (and create_time on insert).
+ *
+ * Why: incremental sync pages with `updated_after = largest update_time seen`, so a change must never become
+ * visible with a time at or below one a reader has already seen. Times taken by the application before commit
+ * break that (transactions commit out of order, and instances have their own clocks). The tick is taken from the
+ * database's clock under the firm's clock row lock, which the transaction holds until it commits: the firm's
+ * commits are serialised for the length of their last round trip only, and each gets a time strictly after the
+ * previous one's (`GREATEST(now, last + 1 ms)`), so update_time follows commit order within a firm. Under more
+ * than 1000 commits a second the clock runs ahead of wall time, which is harmless. Milliseconds end to end: the
+ * time the client sees is exactly the stored one.
+ */
+
+/** How a deferred write refers to its transaction's tick: a session variable set in the same round trip. */
+export const TICK = "@contacts_tick";
+
+/** Statements that start the commit round trip: advance the firm's clock and keep the tick in TICK. */
+export function takeTick(firmId: string): [string, unknown[]][] {
+  return [
+    // One unique key (the primary key), so ON DUPLICATE KEY UPDATE is safe; the row lock lasts until COMMIT.
+    // MariaDB has no MILLISECOND interval unit.
+    [
+      "INSERT INTO firm_clocks (firm_id, last_time) VALUES (?, UTC_TIMESTAMP(3)) " +
+        "ON DUPLICATE KEY UPDATE last_time = GREATEST(UTC_TIMESTAMP(3), last_time + INTERVAL 1000 MICROSECOND)",
+      [firmId],
+    ],
+    [`SELECT last_time INTO ${TICK} FROM firm_clocks WHERE firm_id = ?`, [firmId]],
+  ];
+}
+
+/** The statement that reads the tick back before COMMIT, as a typed DATETIME column (a variable reads as text). */
+export function readTick(firmId: string): [string, unknown[]] {
+  return ["SELECT last_time AS tick FROM firm_clocks WHERE firm_id = ?", [firmId]];
+}

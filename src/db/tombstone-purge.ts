@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { DataSource } from "typeorm";
+import type { Logger } from "../logger.js";
+
+/** How the background purge paces itself. */
+export interface PurgeOptions {
+  readonly retentionDays: number;
+  /** Time between purge passes. */
+  readonly intervalMs: number;
+  /** Rows deleted per statement: small, so each statement holds its locks briefly and never stalls calls. */
+  readonly batchSize: number;
+  /** Pause between batches of one pass, leaving the database to the calls. */
+  readonly pauseMs: number;
+}
+
+export const DEFAULT_PURGE: Omit<PurgeOptions, "retentionDays"> = Object.freeze({
+  intervalMs: 10 * 60_000,
+  batchSize: 500,
+  pauseMs: 50,
+});
+
+/**
+ * Deletes one batch of tombstones deleted more than `retentionDays` ago; returns how many it deleted. Uses the
+ * delete_time index; each batch is its own statement (autocommit).
+ */
+export async function purgeTombstoneBatch(
+  dataSource: DataSource,
+  retentionDays: number,
+  batchSize: number,
+): Promise<number> {
+  const result = (await dataSource.query(
+    "DELETE FROM contact_tombstones WHERE delete_time < UTC_TIMESTAMP(3) - INTERVAL ? DAY ORDER BY delete_time LIMIT ?",
+    [retentionDays, batchSize],
+  )) as { affectedRows?: number };
+  return result.affectedRows ?? 0;
+}
+
+/** A running purge loop. */
+export interface TombstonePurge {
+  /** Stops the loop and waits for a statement in flight to end. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Purges expired tombstones in the background: one pass at start and every intervalMs, each pass in small
+ * batches until none is left. Errors are logged and the next pass tries again; nothing waits on it.
+ */
+export function startTombstonePurge(
+  dataSource: DataSource,
+  options: PurgeOptions,
+  logger: Logger,
+): TombstonePurge {
+  const stopping = new AbortController();
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        let purged = 0;
+        for (;;) {
+          const deleted = await purgeTombstoneBatch(dataSource, options.retentionDays, options.batchSize);
+          purged += deleted;
+          if (deleted < options.batchSize || stopping.signal.aborted) break;
+          await sleep(options.pauseMs, undefined, { signal: stopping.signal });
+        }
+        if (purged > 0) logger.info({ purged, retentionDays: options.retentionDays }, "purged tombstones");
+        await sleep(options.intervalMs, undefined, { signal: stopping.signal });
+      } catch (error) {
+        if (stopping.signal.aborted) break;
+        logger.warn({ err: { message: (error as Error).message } }, "tombstone purge failed; retrying later");
+        await sleep(options.intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+    },
+  };
+}
