@@ -21,6 +21,11 @@ export interface BenchConfig {
   readonly logLevel: string;
   /** Extra node flags for both servers, e.g. "--cpu-prof --cpu-prof-dir=bench/results/profiles". */
   readonly serverNodeArgs: readonly string[];
+  /** Batches of batchSize items kept in flight by the BatchUpsertContacts rows (gRPC), one row per value. */
+  readonly batchConcurrency: readonly number[];
+  readonly batchSize: number;
+  /** "all" runs every row; "batch" only the batch comparison: single gRPC upserts, batches and their floor. */
+  readonly only: "all" | "batch";
   /** Path of the results without extension; .json and .svg are written. */
   readonly resultsBase: string;
 }
@@ -63,6 +68,14 @@ export function loadBenchConfig(env: Env): BenchConfig {
     poolSize: read("BENCH_POOL_SIZE", 10, number(1, 1000)),
     logLevel: read("BENCH_LOG_LEVEL", "info", (raw) => raw),
     serverNodeArgs: read("BENCH_SERVER_NODE_ARGS", [] as string[], (raw) => raw.split(/\s+/)),
+    batchConcurrency: read("BENCH_BATCH_CONCURRENCY", [1, 2], (raw) =>
+      raw.split(",").map(number(1, 64, true)),
+    ),
+    batchSize: read("BENCH_BATCH_SIZE", 1000, number(1, 1000, true)),
+    only: read("BENCH_ONLY", "all" as const, (raw) => {
+      if (raw !== "all" && raw !== "batch") throw new Error("must be all or batch");
+      return raw;
+    }),
     resultsBase: read("BENCH_RESULTS", "bench/results/latest", (raw) => raw.replace(/\.(json|svg)$/, "")),
   };
   if (problems.length > 0) throw new Error(`invalid bench configuration: ${problems.join("; ")}`);

@@ -5,6 +5,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import {
+  BatchUpsertContactsRequestSchema,
+  BatchUpsertContactsResponseSchema,
   ContactService,
   UpsertContactRequestSchema,
   UpsertContactResponseSchema,
@@ -13,7 +15,7 @@ import {
 import type { FromLoad, LoadResult, LoadSpec, ToLoad } from "./messages.js";
 import { createRawPool, rawUpsert } from "./raw-mysql.js";
 import { countStatements, statementsBetween } from "./statement-counter.js";
-import { type OpKind, type UpsertRequest, workload } from "./workload.js";
+import { type Op, type OpKind, prng, type UpsertRequest, workload } from "./workload.js";
 
 // A load generator: its own process (forked by bench/run.ts), so its CPU is not the server's. Keeps
 // `concurrency` calls in flight until told to stop, counting only calls that complete between "measure" and
@@ -68,6 +70,47 @@ function connectJsonCaller(url: string, concurrency: number, timeoutMs: number):
   };
 }
 
+/**
+ * BatchUpsertContacts over @grpc/grpc-js (one channel): each call sends `ops` of one firm and resolves with each
+ * item's answer, or the code name of its error.
+ */
+function grpcBatchCaller(url: string, timeoutMs: number) {
+  const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure(), {
+    "grpc.max_receive_message_length": -1,
+  });
+  type BatchInit = Parameters<typeof create<typeof BatchUpsertContactsRequestSchema>>[1];
+  const serialize = (request: BatchInit) =>
+    Buffer.from(
+      toBinary(BatchUpsertContactsRequestSchema, create(BatchUpsertContactsRequestSchema, request)),
+    );
+  const deserialize = (bytes: Buffer) => fromBinary(BatchUpsertContactsResponseSchema, bytes);
+  return {
+    call: (ops: readonly Op[]) =>
+      new Promise<(Answer | string)[]>((resolve, reject) => {
+        const firmId = ops[0]?.request.firmId ?? "";
+        client.makeUnaryRequest(
+          "/contacts.v1.ContactService/BatchUpsertContacts",
+          serialize,
+          deserialize,
+          { firmId, requests: ops.map((op) => ({ ...op.request, firmId: "" })) },
+          new grpc.Metadata(),
+          { deadline: Date.now() + timeoutMs },
+          (error, response) =>
+            error || !response
+              ? reject(error)
+              : resolve(
+                  response.results.map((r) =>
+                    r.outcome.case === "response"
+                      ? answer(r.outcome.value.result === UpsertResult.CREATED)
+                      : (grpc.status[r.outcome.value?.code ?? 2] ?? "UNKNOWN"),
+                  ),
+                ),
+        );
+      }),
+    close: async () => client.close(),
+  };
+}
+
 /** The raw mysql2 transaction, no RPC: the database's limit. */
 function rawCaller(databaseUrl: string, poolSize: number): Caller {
   const pool = createRawPool(databaseUrl, poolSize);
@@ -97,12 +140,16 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function main(spec: LoadSpec): Promise<void> {
   const statements = countStatements();
+  const batchCaller =
+    spec.target === "grpc-batch" ? grpcBatchCaller(spec.url ?? "", spec.callTimeoutMs) : null;
   const caller =
-    spec.target === "mysql2"
-      ? rawCaller(spec.databaseUrl ?? "", spec.poolSize)
-      : spec.target === "grpc"
-        ? grpcCaller(spec.url ?? "", spec.callTimeoutMs)
-        : connectJsonCaller(spec.url ?? "", spec.concurrency, spec.callTimeoutMs);
+    batchCaller !== null
+      ? { call: async (): Promise<Answer> => "created", close: batchCaller.close }
+      : spec.target === "mysql2"
+        ? rawCaller(spec.databaseUrl ?? "", spec.poolSize)
+        : spec.target === "grpc"
+          ? grpcCaller(spec.url ?? "", spec.callTimeoutMs)
+          : connectJsonCaller(spec.url ?? "", spec.concurrency, spec.callTimeoutMs);
   const send = (message: FromLoad) => process.send?.(message);
 
   let measuring = false;
@@ -117,7 +164,51 @@ async function main(spec: LoadSpec): Promise<void> {
   const kinds: Record<OpKind, number> = { create: 0, updateByTrackingId: 0, updateByEmail: 0 };
   const answers = { created: 0, updated: 0 };
 
+  const record = (started: number, count: number) => {
+    if (calls + count > latencies.length) {
+      const grown = new Float64Array(Math.max(latencies.length * 2, calls + count));
+      grown.set(latencies);
+      latencies = grown;
+    }
+    // One latency per call; a batch's contacts all count as completed when it answers.
+    latencies[calls] = performance.now() - started;
+    calls += count;
+  };
+
+  const batchWorker = async (index: number) => {
+    if (batchCaller === null) return;
+    const random = prng(spec.seed + index);
+    const streams = new Map<number, () => Op>();
+    const size = spec.batchSize ?? 1000;
+    while (!stopping) {
+      const f = Math.floor(random() * spec.shape.firms);
+      const next =
+        streams.get(f) ??
+        workload(spec.shape, spec.seed * 31 + index * 1009 + f, `${spec.token}w${index}f${f}`, f);
+      streams.set(f, next);
+      const ops = Array.from({ length: size }, next);
+      const started = performance.now();
+      try {
+        const results = await batchCaller.call(ops);
+        if (!measuring) continue;
+        record(started, results.filter((r) => r === "created" || r === "updated").length);
+        results.forEach((r, i) => {
+          if (r === "created" || r === "updated") {
+            answers[r]++;
+            kinds[(ops[i] as Op).kind]++;
+          } else {
+            errors[r] = (errors[r] ?? 0) + 1;
+          }
+        });
+      } catch (error) {
+        if (measuring) errors[errorName(error)] = (errors[errorName(error)] ?? 0) + 1;
+        await sleep(1);
+      }
+    }
+  };
+
   const worker = async (index: number) => {
+    if (batchCaller !== null) return batchWorker(index);
     const next = workload(spec.shape, spec.seed + index, `${spec.token}w${index}`);
     while (!stopping) {
       const op = next();
@@ -172,7 +263,10 @@ async function main(spec: LoadSpec): Promise<void> {
   await Promise.all(workers);
   clearTimeout(lifetime);
 
-  const sorted = latencies.slice(0, calls).sort();
+  // A batch records one latency per call at the index of its first contact; the rest of its slots stay 0.
+  const sorted = (
+    batchCaller === null ? latencies.slice(0, calls) : latencies.slice(0, calls).filter((x) => x > 0)
+  ).sort();
   const result: LoadResult = {
     calls,
     errors,

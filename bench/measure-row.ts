@@ -11,7 +11,14 @@ import {
   threadClassifier,
 } from "./db-threads.js";
 import type { FromLoad, LoadResult, LoadSpec, Target } from "./messages.js";
-import { globalStatus, peakRssMiB, questionsBetween, resetPeakRss, type StatusCounters } from "./probes.js";
+import {
+  globalStatus,
+  peakRssMiB,
+  questionsBetween,
+  resetPeakRss,
+  rssMiB,
+  type StatusCounters,
+} from "./probes.js";
 import {
   noStatements,
   STATEMENT_KINDS,
@@ -48,6 +55,8 @@ export interface Measurement {
   readonly serverWideStatementsPerCall: number;
   /** Peak RSS of the server process during the row (warm-up included), MiB. */
   readonly peakRssMiB: number | null;
+  /** The server's RSS when the row began, MiB: the peak less this is the memory the row's load added. */
+  readonly rssAtStartMiB: number | null;
 }
 
 /** A server a row loads: its pid for /proc, and its running count of statements sent. */
@@ -117,6 +126,7 @@ export async function measureRow(
   server?: LoadedServer,
 ): Promise<Measurement> {
   if (server !== undefined) await resetPeakRss(server.pid);
+  const rssAtStartMiB = server === undefined ? null : await rssMiB(server.pid);
   const threads = threadClassifier(context.monitor, context.database);
   const child = fork(context.loadScript, [JSON.stringify(spec)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -162,6 +172,7 @@ export async function measureRow(
       statementMix,
       serverWideStatementsPerCall: perCall(questionsBetween(before.status, after.status)),
       peakRssMiB: server === undefined ? null : await peakRssMiB(server.pid),
+      rssAtStartMiB,
     };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

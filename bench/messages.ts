@@ -2,7 +2,7 @@ import type { StatementCounts } from "./statement-counter.js";
 import type { OpKind, WorkloadShape } from "./workload.js";
 
 /** How a load generator reaches what it measures. */
-export type Target = "grpc" | "connect-json" | "mysql2";
+export type Target = "grpc" | "connect-json" | "mysql2" | "grpc-batch";
 
 /** What the orchestrator asks one load-generator process to do (passed as JSON in argv[2]). */
 export interface LoadSpec {
@@ -18,6 +18,8 @@ export interface LoadSpec {
   /** Hard limit on the process's life, in case the orchestrator never says stop. */
   readonly maxSeconds: number;
   readonly callTimeoutMs: number;
+  /** Items per BatchUpsertContacts call (grpc-batch). */
+  readonly batchSize?: number;
   readonly shape: WorkloadShape;
   /** Makes this process's new tracking ids and emails unique on the database. */
   readonly token: string;
@@ -30,7 +32,7 @@ export type FromLoad = { readonly type: "warm" } | { readonly type: "result"; re
 
 /** What a load generator saw between "measure" and "stop". */
 export interface LoadResult {
-  /** Successful calls that completed inside the window. */
+  /** Successful calls that completed inside the window; for grpc-batch, the contacts of the batches that did. */
   readonly calls: number;
   /** Failed calls inside the window, by error code or name. */
   readonly errors: Readonly<Record<string, number>>;

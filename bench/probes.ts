@@ -10,6 +10,13 @@ export async function peakRssMiB(pid: number): Promise<number> {
   return kib === undefined ? Number.NaN : Number(kib) / 1024;
 }
 
+/** A process's current resident set size (VmRSS) in MiB, from /proc/<pid>/status. */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kib = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+  return kib === undefined ? Number.NaN : Number(kib) / 1024;
+}
+
 /**
  * Resets a process's peak RSS to its current RSS (Linux 4.0+: "5" to /proc/<pid>/clear_refs), so that VmHWM
  * read later is the peak of one row. Returns false where that is not allowed; the peak is then the lifetime's.

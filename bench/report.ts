@@ -68,7 +68,14 @@ export function medianRounds(measurements: readonly Measurement[]): Measurement[
 
 /** A row's name in the table and the chart. */
 export function rowLabel(row: Pick<Measurement, "kind" | "path">): string {
-  const path = row.path === "grpc" ? "gRPC" : row.path === "connect-json" ? "Connect JSON h1" : "mysql2";
+  const path =
+    row.path === "grpc"
+      ? "gRPC"
+      : row.path === "connect-json"
+        ? "Connect JSON h1"
+        : row.path === "grpc-batch"
+          ? "gRPC batch, per contact"
+          : "mysql2";
   return row.kind === "db"
     ? "db limit (mysql2, no RPC)"
     : `${row.kind === "service" ? "service" : "floor"}, ${path}`;
@@ -124,9 +131,11 @@ export function formatTable(rows: readonly BenchRow[]): string {
 /** Table rows in reading order: per concurrency, the db limit, then per path the service and its floor. */
 export function tableOrder(rows: readonly BenchRow[]): BenchRow[] {
   const kindOrder = { db: 0, service: 1, floor: 2 } as const;
-  const pathOrder = (path: Target) => (path === "grpc" ? 0 : 1);
+  const pathOrder = (path: Target) => (path === "grpc" ? 0 : path === "grpc-batch" ? 2 : 1);
+  const batch = (row: BenchRow) => (row.path === "grpc-batch" ? 1 : 0);
   return [...rows].sort(
     (a, b) =>
+      batch(a) - batch(b) ||
       a.concurrency - b.concurrency ||
       (a.kind === "db" ? 0 : 1) - (b.kind === "db" ? 0 : 1) ||
       pathOrder(a.path) - pathOrder(b.path) ||

@@ -95,15 +95,16 @@ export const swapCase = (text: string): string =>
   [...text].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
 
 /**
- * An endless stream of operations for one worker. `token` makes the new tracking ids and emails of this
+ * An endless stream of operations for one worker (of one firm, when given, for batches). `token` makes the new tracking ids and emails of this
  * stream unique across workers, rows and runs on the same database.
  */
-export function workload(shape: WorkloadShape, seed: number, token: string): () => Op {
+export function workload(shape: WorkloadShape, seed: number, token: string, firm?: number): () => Op {
   const random = prng(seed);
   let n = 0;
   return () => {
     n++;
-    const f = Math.floor(random() * shape.firms);
+    const anyFirm = Math.floor(random() * shape.firms);
+    const f = firm ?? anyFirm; // a batch writes one firm
     const k = Math.floor(random() * shape.seedPerFirm);
     const roll = random();
     const kind = MIX.find(([threshold]) => roll < threshold)?.[1] ?? "create";
