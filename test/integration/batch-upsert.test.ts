@@ -13,7 +13,7 @@ import {
   itemError,
 } from "../support/batch-clients.js";
 import { connectJsonH1, failure, grpcJsClient } from "../support/clients.js";
-import { closeSqlPool, storedContacts, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, sql, storedContacts, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
 
 // BatchUpsertContacts as issue 8 describes it, over real clients, checked against what the database holds.
 
@@ -196,6 +196,45 @@ describe("an item's error is the one a single call gets", () => {
     } finally {
       batchClient.close();
       singleClient.close();
+    }
+  });
+});
+
+describe("assignments", () => {
+  it("every path of a batch item leaves client and investment-entity ids as they were, and returns them", async () => {
+    const firmId = uniqueFirm("batch-assign");
+    const single = grpcJsClient(app.url);
+    const client = grpcJsBatchClient(app.url);
+    try {
+      const ann = await single.upsert({ firmId, trackingId: "T1", email: "ann@example.com", ...names });
+      const contactId = ann.contact?.id ?? "";
+      await single.assign({ firmId, contactId, clientIds: ["c-2", "c-1"], investmentEntityIds: ["e-1"] });
+      const { results } = await client.batch({
+        firmId,
+        requests: [
+          { trackingId: "T1", city: "Lyon" }, // update by tracking id
+          { email: "ANN@example.com", phone: "+1" }, // update by email
+          { trackingId: "T1" }, // no change
+          { trackingId: "T2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" }, // create
+          { trackingId: "T3", email: "ann@example.com", ...names }, // conflict
+        ],
+      });
+      for (const result of results.slice(0, 3)) {
+        expect(response(result).contact).toMatchObject({
+          clientIds: ["c-1", "c-2"],
+          investmentEntityIds: ["e-1"],
+        });
+      }
+      expect(response(results[3]).contact).toMatchObject({ clientIds: [], investmentEntityIds: [] });
+      expect(itemError(results[4])?.code).toBe("ALREADY_EXISTS");
+      const stored = await sql<{ kind: string; ref_id: string }>(
+        "SELECT kind, ref_id FROM contact_assignments WHERE contact_id = ? ORDER BY kind, ref_id",
+        [contactId],
+      );
+      expect(stored.map((r) => r.ref_id)).toEqual(["c-1", "c-2", "e-1"]);
+    } finally {
+      single.close();
+      client.close();
     }
   });
 });
