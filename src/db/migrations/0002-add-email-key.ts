@@ -115,12 +115,12 @@ function refusal(tooLong: readonly string[], collisions: readonly { firmId: stri
   if (collisions.length > 0) {
     const groups = collisions.map(({ firmId, ids }) => `firm ${JSON.stringify(firmId)}: ${ids}`);
     parts.push(
-      `these contacts of one firm have emails that are equal ignoring letter case (emailKey), so they would be one contact; merge or change them, then start again: ${groups.join("; ")}`,
+      `These contacts of one firm have emails that are equal ignoring letter case (emailKey), so they would be one contact; merge or change them, then start again: ${groups.join("; ")}`,
     );
   }
   if (tooLong.length > 0) {
     parts.push(
-      `these contacts have emails longer than ${EMAIL_KEY_MAX_BYTES} bytes once normalised; shorten them, then start again: ${tooLong.join(", ")}`,
+      `These contacts have emails longer than ${EMAIL_KEY_MAX_BYTES} bytes once normalised; shorten them, then start again: ${tooLong.join(", ")}`,
     );
   }
   return parts.join(". ");
