@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { emailProblem } from "../../src/contacts/email.js";
-import { emailCharacterProblem, emailKey } from "../../src/contacts/email-key.js";
+import { emailCharacterProblem, emailKey, normalWidthEmail } from "../../src/contacts/email-key.js";
 import { changeSome, fullWidth, otherCase, validEmail, withLookAlike } from "../support/emails.js";
 
 // The rule of issue 11: one contact when equal after NFC, width mapping and simple case folding; characters
@@ -110,6 +110,16 @@ describe("emailKey over every code point", () => {
       }
     }
     expect(exceptions).toEqual(["\u0131"]);
+  });
+
+  it("the ASCII fast path agrees with the general one (an é appended takes the general path)", () => {
+    for (let cp = 0; cp <= 0x7f; cp++) {
+      const char = String.fromCodePoint(cp);
+      expect(emailKey(`${char}é`)).toBe(`${emailKey(char)}é`);
+      expect(emailCharacterProblem(`${char}é`)).toBe(emailCharacterProblem(char));
+      expect(normalWidthEmail(`${char}é`)).toBe(`${normalWidthEmail(char)}é`);
+    }
+    expect(emailKey("Ann.Lee+CRM@Example.COM")).toBe(emailKey("Ann.Lee+CRM@Example.COMé").slice(0, -1));
   });
 
   it("the key of a key is itself", () => {
