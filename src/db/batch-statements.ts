@@ -1,6 +1,6 @@
 import type { Contact } from "../contacts/contact.js";
 import type { BatchKeys, BatchWrites, ContactChange } from "../contacts/plan-batch-upsert.js";
-import { columnOf } from "./columns.js";
+import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
 
 /** One SQL statement with its `?` parameters. */
@@ -20,7 +20,8 @@ export const ROUND_TRIP_BYTES = 4 * 1024 * 1024;
 
 /**
  * The one statement that reads a batch's candidates: the rows holding any of its tracking ids, then those holding
- * any of its emails, each part on its unique index and locked (FOR UPDATE) until the transaction ends. A row
+ * any of its emails (by the email's identity key, email_key, like every lookup by email), each part on its
+ * unique index and locked (FOR UPDATE) until the transaction ends. A row
  * holding both keys comes back twice; the caller keeps one.
  */
 export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): Statement | undefined {
@@ -29,7 +30,7 @@ export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): 
   const params: unknown[] = [];
   for (const [column, values] of [
     ["tracking_id", keys.trackingIds],
-    ["email", keys.emails],
+    ["email_key", keys.emails.map(emailKeyColumnValue)],
   ] as const) {
     if (values.length === 0) continue;
     parts.push(
@@ -50,13 +51,16 @@ export function writeStatements(properties: readonly (keyof Contact)[], writes: 
   const statements: Statement[] = [];
   const columns = properties.map((property) => columnOf(property)).join(", ");
   const stamped = (p: keyof Contact) => p === "createTime" || p === "updateTime";
-  const row = `(${properties.map((p) => (stamped(p) ? TICK : "?")).join(", ")})`;
+  const row = `(${properties.map((p) => (stamped(p) ? TICK : "?")).join(", ")}, ?)`;
   const values = properties.filter((p) => !stamped(p));
   const insertSize = (contact: Contact) => values.reduce((n, p) => n + paramBytes(contact[p]), 0);
   for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
     statements.push({
-      sql: `INSERT INTO contacts (${columns}) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
-      params: chunk.flatMap((contact) => values.map((property) => contact[property])),
+      sql: `INSERT INTO contacts (${columns}, email_key) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
+      params: chunk.flatMap((contact) => [
+        ...values.map((property) => contact[property]),
+        emailKeyColumnValue(contact.email),
+      ]),
     });
   }
   const groups = new Map<string, ContactChange[]>();
@@ -115,7 +119,8 @@ function statementBytes({ sql, params }: Statement): number {
 }
 
 function paramBytes(param: unknown): number {
-  return typeof param === "string" ? 2 * Buffer.byteLength(param) + 2 : 32;
+  if (typeof param === "string") return 2 * Buffer.byteLength(param) + 2;
+  return Buffer.isBuffer(param) ? 2 * param.length + 3 : 32; // a Buffer is sent as X'hex'
 }
 
 function placeholders(n: number): string {

@@ -4,7 +4,7 @@ import type { ContactStore, PageQuery } from "../contacts/contact-store.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
 import type { UpdatableField } from "../contacts/update-mask.js";
 import { roundTrips, selectByKeys, writeStatements } from "./batch-statements.js";
-import { columnOf } from "./columns.js";
+import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 
@@ -36,10 +36,11 @@ const ASSIGNED = (table: string) =>
   ).join(", ");
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
-// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts).
-const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}) VALUES (${PROPERTIES.map((p) =>
+// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). email_key is written
+// with every insert and never read back: it is emailKey(email), fixed with the email.
+const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
   p === "createTime" || p === "updateTime" ? TICK : "?",
-).join(", ")})`;
+).join(", ")}, ?)`;
 const INSERT_PARAMS = PROPERTIES.filter((p) => p !== "createTime" && p !== "updateTime");
 const TOMBSTONE = `INSERT INTO contact_tombstones (${COLUMNS.join(", ")}, delete_time) SELECT ${COLUMNS.map(
   (c) => (c === "update_time" ? TICK : c),
@@ -62,7 +63,13 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     value: string,
     lock: boolean,
   ) => {
-    const rows = await tx.query<Row>(`${SELECT} c.${key} = ?${lock ? " FOR UPDATE" : ""}`, [firmId, value]);
+    // A contact is located by email through its identity key, never by the email column, whose collation merges
+    // more than letter case (see src/contacts/email-key.ts).
+    const [column, param] = key === "email" ? ["email_key", emailKeyColumnValue(value)] : [key, value];
+    const rows = await tx.query<Row>(`${SELECT} c.${column} = ?${lock ? " FOR UPDATE" : ""}`, [
+      firmId,
+      param,
+    ]);
     return rows[0] === undefined ? null : toContact(rows[0]);
   };
   // Every lookup by email goes through here: the firm's email identity is decided in this one place.
@@ -98,11 +105,10 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     findByTrackingId: (firmId, trackingId) => findOne("tracking_id", firmId, trackingId, false),
 
     async insert(contact: Contact) {
-      tx.write(
-        contact.firmId,
-        INSERT,
-        INSERT_PARAMS.map((property) => contact[property]),
-      );
+      tx.write(contact.firmId, INSERT, [
+        ...INSERT_PARAMS.map((property) => contact[property]),
+        emailKeyColumnValue(contact.email),
+      ]);
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {

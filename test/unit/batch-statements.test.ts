@@ -39,9 +39,10 @@ describe("batch statements", () => {
     const select = selectByKeys("id", "f", { trackingIds: ["a", "b"], emails: ["c"] });
     expect(select?.sql).toBe(
       "(SELECT id FROM contacts c WHERE c.firm_id = ? AND c.tracking_id IN (?, ?) FOR UPDATE) UNION ALL " +
-        "(SELECT id FROM contacts c WHERE c.firm_id = ? AND c.email IN (?) FOR UPDATE)",
+        "(SELECT id FROM contacts c WHERE c.firm_id = ? AND c.email_key IN (?) FOR UPDATE)",
     );
-    expect(select?.params).toEqual(["f", "a", "b", "f", "c"]);
+    // Emails are looked up by their identity key, as bytes.
+    expect(select?.params).toEqual(["f", "a", "b", "f", Buffer.from("c")]);
     expect(selectByKeys("id", "f", { trackingIds: [], emails: [] })).toBeUndefined();
   });
 
@@ -54,7 +55,8 @@ describe("batch statements", () => {
     expect(statements).toHaveLength(3); // 250 + 250 + 100 rows
     for (const s of statements) {
       expect(s.sql).toMatch(/^INSERT INTO contacts \(id, firm_id, tracking_id, email, first_name/);
-      expect(s.sql).toContain(", @contacts_tick, @contacts_tick), (");
+      expect(s.sql).toContain(", @contacts_tick, @contacts_tick, ?), (");
+      expect(s.sql).toContain("note, create_time, update_time, email_key) VALUES");
       expect(placeholders(s.sql)).toBe(s.params.length);
       expect(s.params.length).toBeLessThan(65_535);
     }
