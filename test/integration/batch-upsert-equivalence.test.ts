@@ -38,7 +38,18 @@ const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq
 const item: fc.Arbitrary<UpsertInit> = fc
   .record({
     trackingId: maybe(fc.constantFrom("T1", "T2", "T3", " T1 ")),
-    email: maybe(fc.constantFrom("a@x.com", "A@X.COM", "b@x.com", " B@x.com ", "c@x.com", "not-an-email")),
+    email: maybe(
+      fc.constantFrom(
+        "a@x.com",
+        "A@X.COM",
+        "b@x.com",
+        " B@x.com ",
+        "josé@x.com",
+        "JOSÉ@x.com",
+        "jose@x.com",
+        "not-an-email",
+      ),
+    ),
     firstName: maybe(fc.constantFrom("Ann", "Bob", "")),
     lastName: maybe(fc.constantFrom("Lee", "Ray")),
     city: maybe(fc.constantFrom("Lyon", "Rome", "")),
