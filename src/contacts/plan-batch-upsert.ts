@@ -100,7 +100,9 @@ export function batchKeys(validations: readonly UpsertValidation[]): BatchKeys {
     if (validation.kind !== "valid") continue;
     const { trackingId, email } = validation.input;
     if (trackingId !== undefined) trackingIds.add(trackingId);
-    if (email !== undefined && !emails.has(emailKey(email))) emails.set(emailKey(email), email);
+    if (email === undefined) continue;
+    const key = emailKey(email);
+    if (!emails.has(key)) emails.set(key, email);
   }
   return { trackingIds: [...trackingIds], emails: [...emails.values()] };
 }

@@ -53,7 +53,8 @@ export function writeStatements(properties: readonly (keyof Contact)[], writes: 
   const stamped = (p: keyof Contact) => p === "createTime" || p === "updateTime";
   const row = `(${properties.map((p) => (stamped(p) ? TICK : "?")).join(", ")}, ?)`;
   const values = properties.filter((p) => !stamped(p));
-  const insertSize = (contact: Contact) => values.reduce((n, p) => n + paramBytes(contact[p]), 0);
+  const insertSize = (contact: Contact) =>
+    values.reduce((n, p) => n + paramBytes(contact[p]), paramBytes(emailKeyColumnValue(contact.email)));
   for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
     statements.push({
       sql: `INSERT INTO contacts (${columns}, email_key) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
