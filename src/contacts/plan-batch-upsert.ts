@@ -116,9 +116,8 @@ export interface PlanOptions {
  * Decides a whole batch in memory, item by item in request order, with the single upsert's own functions
  * (decideUpsert, applyUpsert, newContact): each item sees the stored contacts as the earlier items left them,
  * so the answers equal those of the same requests sent one by one. Times are left to the commit's tick (see
- * BatchItemResult's `stamp`). `stored` are the firm's contacts holding any
- * of the batch's keys. With `allOrNone`, one failure turns every other item into BatchAbortedError and writes
- * nothing.
+ * BatchItemResult's `stamp`). `stored` are the firm's contacts holding any of the batch's keys. With
+ * `allOrNone`, one failure turns every other item into BatchAbortedError and writes nothing.
  */
 export function planBatchUpsert(
   validations: readonly UpsertValidation[],

@@ -200,6 +200,43 @@ describe("an item's error is the one a single call gets", () => {
   });
 });
 
+describe("concurrency", () => {
+  it("batches racing on the same new keys all succeed, retried as a whole: one contact per key, one create each", async () => {
+    const firmId = uniqueFirm("batch-race");
+    const keys = Array.from({ length: 20 }, (_, i) => i);
+    const clients = [grpcJsBatchClient(app.url), connectJsonBatchClient(app.url)];
+    try {
+      const batches = Array.from({ length: 6 }, (_, b) => {
+        // Each batch sends the keys in its own order, so their locks are taken in different orders.
+        const order = [...keys].sort((x, y) => ((x * 7 + b * 13) % 20) - ((y * 7 + b * 13) % 20));
+        return (clients[b % 2] as BatchClient).batch({
+          firmId,
+          requests: order.map((i) =>
+            b % 3 === 0
+              ? { email: `k${i}@example.com`, firstName: "F", lastName: `B${b}` }
+              : { trackingId: `K${i}`, email: `K${i}@Example.com`, firstName: "F", lastName: `B${b}` },
+          ),
+        });
+      });
+      const answers = await Promise.all(batches);
+      const results = answers.flatMap((a) => a.results);
+      expect(results).toHaveLength(120);
+      // By email first or by tracking id first, each key is created once; the rest update it, except a new
+      // tracking id arriving after an email-only create of the same email, which conflicts as a single call would.
+      const codes = results.map((r) => itemError(r)?.code ?? "OK");
+      expect(codes.filter((c) => c !== "OK" && c !== "ALREADY_EXISTS")).toEqual([]);
+      const created = results.filter(
+        (r) => r.outcome.case === "response" && r.outcome.value.result === UpsertResult.CREATED,
+      );
+      const rows = await storedContacts(firmId);
+      expect(rows).toHaveLength(20);
+      expect(created).toHaveLength(20);
+    } finally {
+      for (const client of clients) client.close();
+    }
+  }, 120_000);
+});
+
 describe("assignments", () => {
   it("every path of a batch item leaves client and investment-entity ids as they were, and returns them", async () => {
     const firmId = uniqueFirm("batch-assign");
