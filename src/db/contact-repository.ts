@@ -112,12 +112,18 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {
-      const sets = changed.map((field) => `${columnOf(field)} = ?`).join(", ");
+      const sets = changed.map((field) => `${columnOf(field)} = ?`);
+      const values: unknown[] = changed.map((field) => contact[field]);
+      if (changed.includes("email")) {
+        // The email's identity key follows the email (UpdateContact is the one way to change it).
+        sets.push("email_key = ?");
+        values.push(emailKeyColumnValue(contact.email));
+      }
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
       tx.write(
         contact.firmId,
-        `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
-        [...changed.map((field) => contact[field]), contact.firmId, contact.id],
+        `UPDATE contacts SET ${sets.join(", ")}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
+        [...values, contact.firmId, contact.id],
       );
     },
 
