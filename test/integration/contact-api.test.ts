@@ -2,7 +2,13 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { connectJsonH1, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
+import {
+  connectJsonH1,
+  failure,
+  grpcJsClient,
+  type UpdateInit,
+  type UpsertClient,
+} from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 
 // GetContact, ListContacts, UpdateContact, DeleteContact, AssignContact and UnassignContact as the proto documents
@@ -52,7 +58,7 @@ describe.each([
           update: (request, options) =>
             raw.update(
               request.updateMask?.paths
-                ? { ...request, updateMask: { paths: request.updateMask.paths.map(snake) } }
+                ? ({ ...request, updateMask: { paths: request.updateMask.paths.map(snake) } } as UpdateInit)
                 : request,
               options,
             ),
