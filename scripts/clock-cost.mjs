@@ -5,14 +5,20 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [root = ".", url = "mysql://root@127.0.0.1:3306/contacts_clock_cost", seconds = "10", concurrency = "16"] =
-  process.argv.slice(2);
+const [
+  root = ".",
+  url = "mysql://root@127.0.0.1:3306/contacts_clock_cost",
+  seconds = "10",
+  concurrency = "16",
+] = process.argv.slice(2);
 const load = (file) => import(pathToFileURL(path.resolve(root, file)).href);
 const { startApp } = await load("dist/src/app.js");
 const { loadConfig } = await load("dist/src/config.js");
 const { createLogger } = await load("dist/src/logger.js");
 const { ContactService } = await load("dist/gen/contacts/v1/contact_service_pb.js");
-const { createClient } = await import(pathToFileURL(path.resolve(root, "node_modules/@connectrpc/connect/dist/esm/index.js")).href);
+const { createClient } = await import(
+  pathToFileURL(path.resolve(root, "node_modules/@connectrpc/connect/dist/esm/index.js")).href
+);
 const { createGrpcTransport } = await import(
   pathToFileURL(path.resolve(root, "node_modules/@connectrpc/connect-node/dist/esm/index.js")).href
 );
@@ -50,5 +56,13 @@ const worker = async () => {
 const started = performance.now();
 await Promise.all(Array.from({ length: Number(concurrency) }, worker));
 const elapsed = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ root, calls, errors, seconds: Math.round(elapsed * 10) / 10, callsPerSecond: Math.round(calls / elapsed) }));
+console.log(
+  JSON.stringify({
+    root,
+    calls,
+    errors,
+    seconds: Math.round(elapsed * 10) / 10,
+    callsPerSecond: Math.round(calls / elapsed),
+  }),
+);
 await app.close();
