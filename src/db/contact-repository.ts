@@ -3,7 +3,7 @@ import type { Contact, ListedContact, UpsertInput } from "../contacts/contact.js
 import type { ContactStore, PageQuery } from "../contacts/contact-store.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
 import type { UpdatableField } from "../contacts/update-mask.js";
-import { columnOf } from "./columns.js";
+import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 
@@ -35,14 +35,23 @@ const ASSIGNED = (table: string) =>
   ).join(", ");
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
-// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts).
-const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}) VALUES (${PROPERTIES.map((p) =>
+// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). email_key is written
+// with every insert and email change and never read back: it is emailKey(email), fixed with the email.
+const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
   p === "createTime" || p === "updateTime" ? TICK : "?",
-).join(", ")})`;
+).join(", ")}, ?)`;
 const INSERT_PARAMS = PROPERTIES.filter((p) => p !== "createTime" && p !== "updateTime");
 const TOMBSTONE = `INSERT INTO contact_tombstones (${COLUMNS.join(", ")}, delete_time) SELECT ${COLUMNS.map(
   (c) => (c === "update_time" ? TICK : c),
 ).join(", ")}, ${TICK} FROM contacts WHERE firm_id = ? AND id = ?`;
+
+/**
+ * How a contact is located by email, for every query that does: by the email's identity key, never by the
+ * email column, whose collation merges more than letter case (see src/contacts/email-key.ts).
+ */
+export const BY_EMAIL = { column: "email_key", value: emailKeyColumnValue } as const;
+const BY_TRACKING_ID = { column: "tracking_id", value: (trackingId: string) => trackingId } as const;
+const BY_ID = { column: "id", value: (id: string) => id } as const;
 
 type Row = Record<string, unknown>;
 
@@ -56,21 +65,25 @@ const POSSIBLE_ID = /^[\x21-\x7e]{1,36}$/;
  */
 export function contactRepository(tx: PipelinedTransaction): ContactStore {
   const findOne = async (
-    key: "tracking_id" | "email" | "id",
+    by: typeof BY_EMAIL | typeof BY_TRACKING_ID | typeof BY_ID,
     firmId: string,
     value: string,
     lock: boolean,
   ) => {
-    const rows = await tx.query<Row>(`${SELECT} c.${key} = ?${lock ? " FOR UPDATE" : ""}`, [firmId, value]);
+    const rows = await tx.query<Row>(`${SELECT} c.${by.column} = ?${lock ? " FOR UPDATE" : ""}`, [
+      firmId,
+      by.value(value),
+    ]);
     return rows[0] === undefined ? null : toContact(rows[0]);
   };
   // Every lookup by email goes through here: the firm's email identity is decided in this one place.
-  const findByEmail = (firmId: string, email: string, lock: boolean) => findOne("email", firmId, email, lock);
+  const findByEmail = (firmId: string, email: string, lock: boolean) =>
+    findOne(BY_EMAIL, firmId, email, lock);
 
   return {
     async findUpsertCandidates(input: UpsertInput) {
       if (input.trackingId !== undefined) {
-        const byTrackingId = await findOne("tracking_id", input.firmId, input.trackingId, true);
+        const byTrackingId = await findOne(BY_TRACKING_ID, input.firmId, input.trackingId, true);
         if (byTrackingId !== null || input.email === undefined) return { byTrackingId, byEmail: null };
         // Only a create needs to know whether the email is taken; the unique index has the final word.
         const byEmail = await findByEmail(input.firmId, input.email, false);
@@ -78,7 +91,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
           // READ COMMITTED reads each statement's latest commit: a concurrent creator of this very contact
           // committed between the two reads. It is the match, not a conflict: read it again, locked.
           return {
-            byTrackingId: await findOne("tracking_id", input.firmId, input.trackingId, true),
+            byTrackingId: await findOne(BY_TRACKING_ID, input.firmId, input.trackingId, true),
             byEmail,
           };
         }
@@ -89,28 +102,36 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     findById(firmId, id, lock) {
-      return POSSIBLE_ID.test(id) ? findOne("id", firmId, id, lock) : Promise.resolve(null);
+      return POSSIBLE_ID.test(id) ? findOne(BY_ID, firmId, id, lock) : Promise.resolve(null);
     },
 
     findByEmail: (firmId, email) => findByEmail(firmId, email, false),
 
-    findByTrackingId: (firmId, trackingId) => findOne("tracking_id", firmId, trackingId, false),
+    findByTrackingId: (firmId, trackingId) => findOne(BY_TRACKING_ID, firmId, trackingId, false),
 
     async insert(contact: Contact) {
-      tx.write(
-        contact.firmId,
-        INSERT,
-        INSERT_PARAMS.map((property) => contact[property]),
-      );
+      tx.write(contact.firmId, INSERT, [
+        ...INSERT_PARAMS.map((property) => contact[property]),
+        BY_EMAIL.value(contact.email),
+      ]);
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {
-      const sets = changed.map((field) => `${columnOf(field)} = ?`).join(", ");
+      const sets = [
+        ...changed.map((field) => `${columnOf(field)} = ?`),
+        // A new email (UpdateContact) brings its identity key along.
+        ...(changed.includes("email") ? [`${BY_EMAIL.column} = ?`] : []),
+      ].join(", ");
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
       tx.write(
         contact.firmId,
         `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
-        [...changed.map((field) => contact[field]), contact.firmId, contact.id],
+        [
+          ...changed.map((field) => contact[field]),
+          ...(changed.includes("email") ? [BY_EMAIL.value(contact.email)] : []),
+          contact.firmId,
+          contact.id,
+        ],
       );
     },
 

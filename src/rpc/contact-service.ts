@@ -11,9 +11,9 @@ import {
   assignmentRequestFromProto,
   contactToProto,
   listRequestFromProto,
-  UPSERT_RESULT,
   updateRequestFromProto,
   upsertRequestFromProto,
+  upsertResponseToProto,
 } from "./convert.js";
 
 /** A use case as the handlers call it: a request, the call's signal, an answer. */
@@ -40,7 +40,7 @@ export function contactServiceHandlers(
   return {
     async upsertContact(request, context) {
       const outcome = await useCases.upsertContact(upsertRequestFromProto(request), context.signal);
-      return { contact: contactToProto(outcome.contact), result: UPSERT_RESULT[outcome.result] };
+      return upsertResponseToProto(outcome);
     },
     async getContact(request, context) {
       const contact = await useCases.getContact(request, context.signal);

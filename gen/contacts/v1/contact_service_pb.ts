@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file contacts/v1/contact_service.proto.
  */
 export const file_contacts_v1_contact_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIq0EChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGUiaQoVVXBzZXJ0Q29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0EikKBnJlc3VsdBgCIAEoDjIZLmNvbnRhY3RzLnYxLlVwc2VydFJlc3VsdCIwChFHZXRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIjsKEkdldENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCKWAQoTTGlzdENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNob3dfZGVsZXRlZBgFIAEoCCJXChRMaXN0Q29udGFjdHNSZXNwb25zZRImCghjb250YWN0cxgBIAMoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KFFVwZGF0ZUNvbnRhY3RSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSJQoHY29udGFjdBgCIAEoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFVVwZGF0ZUNvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCIzChREZWxldGVDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIhcKFURlbGV0ZUNvbnRhY3RSZXNwb25zZSJuChRBc3NpZ25Db250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEgoKY2xpZW50X2lkcxgDIAMoCRIdChVpbnZlc3RtZW50X2VudGl0eV9pZHMYBCADKAkiPgoVQXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0InAKFlVuYXNzaWduQ29udGFjdFJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhIKCmNsaWVudF9pZHMYAyADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGAQgAygJIkAKF1VuYXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0IncKGkJhdGNoVXBzZXJ0Q29udGFjdHNSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSMwoIcmVxdWVzdHMYAiADKAsyIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBITCgthbGxfb3Jfbm9uZRgDIAEoCCJWChtCYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2USNwoHcmVzdWx0cxgBIAMoCzImLmNvbnRhY3RzLnYxLkJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQigwEKGUJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQSNgoIcmVzcG9uc2UYASABKAsyIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSpjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACMoQGCg5Db250YWN0U2VydmljZRJbCg1VcHNlcnRDb250YWN0EiEuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2UiA5ACAhJSCgpHZXRDb250YWN0Eh4uY29udGFjdHMudjEuR2V0Q29udGFjdFJlcXVlc3QaHy5jb250YWN0cy52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACARJYCgxMaXN0Q29udGFjdHMSIC5jb250YWN0cy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GiEuY29udGFjdHMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiA5ACARJbCg1VcGRhdGVDb250YWN0EiEuY29udGFjdHMudjEuVXBkYXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcGRhdGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1EZWxldGVDb250YWN0EiEuY29udGFjdHMudjEuRGVsZXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5EZWxldGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1Bc3NpZ25Db250YWN0EiEuY29udGFjdHMudjEuQXNzaWduQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5Bc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJhCg9VbmFzc2lnbkNvbnRhY3QSIy5jb250YWN0cy52MS5VbmFzc2lnbkNvbnRhY3RSZXF1ZXN0GiQuY29udGFjdHMudjEuVW5hc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJtChNCYXRjaFVwc2VydENvbnRhY3RzEicuY29udGFjdHMudjEuQmF0Y2hVcHNlcnRDb250YWN0c1JlcXVlc3QaKC5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_contacts_v1_contact, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIq0EChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGUiyAEKFVVwc2VydENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdBIpCgZyZXN1bHQYAiABKA4yGS5jb250YWN0cy52MS5VcHNlcnRSZXN1bHQSKQoKbWF0Y2hlZF9ieRgDIAEoDjIVLmNvbnRhY3RzLnYxLk1hdGNoS2V5EjIKDmNoYW5nZWRfZmllbGRzGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChFHZXRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIjsKEkdldENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCKWAQoTTGlzdENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNob3dfZGVsZXRlZBgFIAEoCCJXChRMaXN0Q29udGFjdHNSZXNwb25zZRImCghjb250YWN0cxgBIAMoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KFFVwZGF0ZUNvbnRhY3RSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSJQoHY29udGFjdBgCIAEoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFVVwZGF0ZUNvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCIzChREZWxldGVDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIhcKFURlbGV0ZUNvbnRhY3RSZXNwb25zZSJuChRBc3NpZ25Db250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEgoKY2xpZW50X2lkcxgDIAMoCRIdChVpbnZlc3RtZW50X2VudGl0eV9pZHMYBCADKAkiPgoVQXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0InAKFlVuYXNzaWduQ29udGFjdFJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhIKCmNsaWVudF9pZHMYAyADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGAQgAygJIkAKF1VuYXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0IncKGkJhdGNoVXBzZXJ0Q29udGFjdHNSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSMwoIcmVxdWVzdHMYAiADKAsyIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBITCgthbGxfb3Jfbm9uZRgDIAEoCCJWChtCYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2USNwoHcmVzdWx0cxgBIAMoCzImLmNvbnRhY3RzLnYxLkJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQigwEKGUJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQSNgoIcmVzcG9uc2UYASABKAsyIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSpVCghNYXRjaEtleRIZChVNQVRDSF9LRVlfVU5TUEVDSUZJRUQQABIZChVNQVRDSF9LRVlfVFJBQ0tJTkdfSUQQARITCg9NQVRDSF9LRVlfRU1BSUwQAipjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACMoQGCg5Db250YWN0U2VydmljZRJbCg1VcHNlcnRDb250YWN0EiEuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2UiA5ACAhJSCgpHZXRDb250YWN0Eh4uY29udGFjdHMudjEuR2V0Q29udGFjdFJlcXVlc3QaHy5jb250YWN0cy52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACARJYCgxMaXN0Q29udGFjdHMSIC5jb250YWN0cy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GiEuY29udGFjdHMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiA5ACARJbCg1VcGRhdGVDb250YWN0EiEuY29udGFjdHMudjEuVXBkYXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcGRhdGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1EZWxldGVDb250YWN0EiEuY29udGFjdHMudjEuRGVsZXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5EZWxldGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1Bc3NpZ25Db250YWN0EiEuY29udGFjdHMudjEuQXNzaWduQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5Bc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJhCg9VbmFzc2lnbkNvbnRhY3QSIy5jb250YWN0cy52MS5VbmFzc2lnbkNvbnRhY3RSZXF1ZXN0GiQuY29udGFjdHMudjEuVW5hc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJtChNCYXRjaFVwc2VydENvbnRhY3RzEicuY29udGFjdHMudjEuQmF0Y2hVcHNlcnRDb250YWN0c1JlcXVlc3QaKC5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_contacts_v1_contact, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * Input of UpsertContact. Every string is trimmed of surrounding whitespace first; "required" means present and
@@ -45,6 +45,13 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * Required to create a contact; not empty when present. At most 254 characters, a valid address
    * (local-part@domain, local part at most 64 characters, internationalised addresses allowed). The match key
    * when `tracking_id` is absent; ignored on update (the stored email is never changed by upsert).
+   * Two emails are one contact when they are equal after NFC normalisation, mapping full-width and half-width
+   * forms to normal width (RFC 8265) and Unicode simple case folding (CaseFolding.txt C and S): "ANN@EXAMPLE.COM"
+   * = "ann@example.com", "é" = "e" + U+0301, "ẞ" = "ß", "ｊｏｈｎ" = "john"; "ß" ≠ "ss", "é" ≠ "e", "ı" ≠ "i",
+   * "١" ≠ "1", Cyrillic "а" ≠ Latin "a". INVALID_ARGUMENT when it holds a default-ignorable code point (soft
+   * hyphen, zero-width characters, joiners, variation selectors, bidi controls...) or a compatibility character
+   * other than a width variant (ligatures such as "ﬁ", circled "①", superscripts "¹", subscripts, mathematical
+   * letters "𝐚", Roman numerals "Ⅰ": any character NFKC changes once widths are mapped).
    *
    * @generated from field: optional string email = 3;
    */
@@ -171,6 +178,23 @@ export type UpsertContactResponse = Message<"contacts.v1.UpsertContactResponse">
    * @generated from field: contacts.v1.UpsertResult result = 2;
    */
   result: UpsertResult;
+
+  /**
+   * Which key located the updated contact: MATCH_KEY_TRACKING_ID or MATCH_KEY_EMAIL; MATCH_KEY_UNSPECIFIED when the
+   * contact was created.
+   *
+   * @generated from field: contacts.v1.MatchKey matched_by = 3;
+   */
+  matchedBy: MatchKey;
+
+  /**
+   * The fields this call changed, by proto field name (in JSON, lowerCamelCase joined by commas): on create, every
+   * field given a value (`tracking_id` when sent, `email`, `first_name`, `last_name` and each optional field with a
+   * value); on update, the fields whose stored value changed; empty when nothing changed.
+   *
+   * @generated from field: google.protobuf.FieldMask changed_fields = 4;
+   */
+  changedFields?: FieldMask | undefined;
 };
 
 /**
@@ -632,6 +656,40 @@ export const BatchUpsertContactsResultSchema: GenMessage<BatchUpsertContactsResu
   messageDesc(file_contacts_v1_contact_service, 16);
 
 /**
+ * The key that located the contact an upsert updated.
+ *
+ * @generated from enum contacts.v1.MatchKey
+ */
+export enum MatchKey {
+  /**
+   * No key matched: the contact was created.
+   *
+   * @generated from enum value: MATCH_KEY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The request's tracking id matched the contact's.
+   *
+   * @generated from enum value: MATCH_KEY_TRACKING_ID = 1;
+   */
+  TRACKING_ID = 1,
+
+  /**
+   * The request had no tracking id, and its email matched the contact's.
+   *
+   * @generated from enum value: MATCH_KEY_EMAIL = 2;
+   */
+  EMAIL = 2,
+}
+
+/**
+ * Describes the enum contacts.v1.MatchKey.
+ */
+export const MatchKeySchema: GenEnum<MatchKey> = /*@__PURE__*/
+  enumDesc(file_contacts_v1_contact_service, 0);
+
+/**
  * What an upsert did.
  *
  * @generated from enum contacts.v1.UpsertResult
@@ -664,7 +722,7 @@ export enum UpsertResult {
  * Describes the enum contacts.v1.UpsertResult.
  */
 export const UpsertResultSchema: GenEnum<UpsertResult> = /*@__PURE__*/
-  enumDesc(file_contacts_v1_contact_service, 0);
+  enumDesc(file_contacts_v1_contact_service, 1);
 
 /**
  * The contact book of each firm.
@@ -705,8 +763,8 @@ export const ContactService: GenService<{
    * 1. `tracking_id` present: the contact with that Tracking ID is updated. If there is none, a contact is
    *    created with that Tracking ID; if the request's email already belongs to another contact of the firm,
    *    the call fails with ALREADY_EXISTS and nothing is written.
-   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case, is updated; if there
-   *    is none, a contact is created.
+   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case (see `email` below),
+   *    is updated; if there is none, a contact is created.
    * 3. Neither present: INVALID_ARGUMENT.
    * 4. Both present: only `tracking_id` locates the contact. The email is not compared with the matched
    *    contact's, so a mismatch is not flagged.

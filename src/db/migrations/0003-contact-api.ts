@@ -17,7 +17,7 @@ import { emailCollation } from "./email-collation.js";
  * - `page_token_secrets`: one random key, shared by every instance, that signs ListContacts page tokens.
  */
 export const ContactApi = defineMigration(
-  "ContactApi1764547200000",
+  "ContactApi1796100000000",
   async (runner: QueryRunner) => {
     const collation = await emailCollation(runner);
     const optional = OPTIONAL_FIELDS.map((field) =>

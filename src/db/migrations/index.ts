@@ -1,5 +1,6 @@
 import { CreateContacts } from "./0001-create-contacts.js";
+import { AddEmailKey } from "./0002-add-email-key.js";
 import { ContactApi } from "./0003-contact-api.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts, ContactApi];
+export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi];
