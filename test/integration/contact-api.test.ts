@@ -200,6 +200,35 @@ describe.each([
       expect(await row(target.id)).toEqual(before);
     });
 
+    it("racing updates to one new email: the unique index decides, exactly one wins, the other is ALREADY_EXISTS", async () => {
+      const firmId = uniqueFirm("upd-race");
+      const contacts = await Promise.all(Array.from({ length: 6 }, () => create(firmId)));
+      const results = await Promise.allSettled(
+        contacts.map((c) =>
+          client.update({
+            firmId,
+            contact: { id: c.id, email: "Race@Example.com" },
+            updateMask: { paths: ["email"] },
+          }),
+        ),
+      );
+      const winners = results.filter((r) => r.status === "fulfilled");
+      expect(winners).toHaveLength(1);
+      const winner = (winners[0] as PromiseFulfilledResult<{ contact?: Contact }>).value.contact;
+      for (const result of results.filter((r) => r.status === "rejected")) {
+        const refused = await failure(Promise.reject((result as PromiseRejectedResult).reason));
+        expect(refused.code).toBe("ALREADY_EXISTS");
+        expect(refused.info).toEqual({
+          reason: "EMAIL_TAKEN",
+          metadata: { field: "contact.email", contactId: winner?.id },
+        });
+      }
+      const holders = await sql("SELECT id FROM contacts WHERE firm_id = ? AND email = 'Race@Example.com'", [
+        firmId,
+      ]);
+      expect(holders).toEqual([{ id: winner?.id }]);
+    });
+
     it("an update that changes nothing writes nothing and keeps the update time", async () => {
       const firmId = uniqueFirm("upd");
       const created = await create(firmId, { city: "Oslo" });
