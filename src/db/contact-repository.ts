@@ -37,7 +37,7 @@ const ASSIGNED = (table: string) =>
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
 // Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). email_key is written
-// with every insert and never read back: it is emailKey(email), fixed with the email.
+// with every insert and email change and never read back: it is emailKey(email), fixed with the email.
 const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
   p === "createTime" || p === "updateTime" ? TICK : "?",
 ).join(", ")}, ?)`;
@@ -45,6 +45,14 @@ const INSERT_PARAMS = PROPERTIES.filter((p) => p !== "createTime" && p !== "upda
 const TOMBSTONE = `INSERT INTO contact_tombstones (${COLUMNS.join(", ")}, delete_time) SELECT ${COLUMNS.map(
   (c) => (c === "update_time" ? TICK : c),
 ).join(", ")}, ${TICK} FROM contacts WHERE firm_id = ? AND id = ?`;
+
+/**
+ * How a contact is located by email, for every query that does: by the email's identity key, never by the
+ * email column, whose collation merges more than letter case (see src/contacts/email-key.ts).
+ */
+export const BY_EMAIL = { column: "email_key", value: emailKeyColumnValue } as const;
+const BY_TRACKING_ID = { column: "tracking_id", value: (trackingId: string) => trackingId } as const;
+const BY_ID = { column: "id", value: (id: string) => id } as const;
 
 type Row = Record<string, unknown>;
 
@@ -58,27 +66,25 @@ const POSSIBLE_ID = /^[\x21-\x7e]{1,36}$/;
  */
 export function contactRepository(tx: PipelinedTransaction): ContactStore {
   const findOne = async (
-    key: "tracking_id" | "email" | "id",
+    by: typeof BY_EMAIL | typeof BY_TRACKING_ID | typeof BY_ID,
     firmId: string,
     value: string,
     lock: boolean,
   ) => {
-    // A contact is located by email through its identity key, never by the email column, whose collation merges
-    // more than letter case (see src/contacts/email-key.ts).
-    const [column, param] = key === "email" ? ["email_key", emailKeyColumnValue(value)] : [key, value];
-    const rows = await tx.query<Row>(`${SELECT} c.${column} = ?${lock ? " FOR UPDATE" : ""}`, [
+    const rows = await tx.query<Row>(`${SELECT} c.${by.column} = ?${lock ? " FOR UPDATE" : ""}`, [
       firmId,
-      param,
+      by.value(value),
     ]);
     return rows[0] === undefined ? null : toContact(rows[0]);
   };
   // Every lookup by email goes through here: the firm's email identity is decided in this one place.
-  const findByEmail = (firmId: string, email: string, lock: boolean) => findOne("email", firmId, email, lock);
+  const findByEmail = (firmId: string, email: string, lock: boolean) =>
+    findOne(BY_EMAIL, firmId, email, lock);
 
   return {
     async findUpsertCandidates(input: UpsertInput) {
       if (input.trackingId !== undefined) {
-        const byTrackingId = await findOne("tracking_id", input.firmId, input.trackingId, true);
+        const byTrackingId = await findOne(BY_TRACKING_ID, input.firmId, input.trackingId, true);
         if (byTrackingId !== null || input.email === undefined) return { byTrackingId, byEmail: null };
         // Only a create needs to know whether the email is taken; the unique index has the final word.
         const byEmail = await findByEmail(input.firmId, input.email, false);
@@ -86,7 +92,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
           // READ COMMITTED reads each statement's latest commit: a concurrent creator of this very contact
           // committed between the two reads. It is the match, not a conflict: read it again, locked.
           return {
-            byTrackingId: await findOne("tracking_id", input.firmId, input.trackingId, true),
+            byTrackingId: await findOne(BY_TRACKING_ID, input.firmId, input.trackingId, true),
             byEmail,
           };
         }
@@ -97,33 +103,36 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     findById(firmId, id, lock) {
-      return POSSIBLE_ID.test(id) ? findOne("id", firmId, id, lock) : Promise.resolve(null);
+      return POSSIBLE_ID.test(id) ? findOne(BY_ID, firmId, id, lock) : Promise.resolve(null);
     },
 
     findByEmail: (firmId, email) => findByEmail(firmId, email, false),
 
-    findByTrackingId: (firmId, trackingId) => findOne("tracking_id", firmId, trackingId, false),
+    findByTrackingId: (firmId, trackingId) => findOne(BY_TRACKING_ID, firmId, trackingId, false),
 
     async insert(contact: Contact) {
       tx.write(contact.firmId, INSERT, [
         ...INSERT_PARAMS.map((property) => contact[property]),
-        emailKeyColumnValue(contact.email),
+        BY_EMAIL.value(contact.email),
       ]);
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {
-      const sets = changed.map((field) => `${columnOf(field)} = ?`);
-      const values: unknown[] = changed.map((field) => contact[field]);
-      if (changed.includes("email")) {
-        // The email's identity key follows the email (UpdateContact is the one way to change it).
-        sets.push("email_key = ?");
-        values.push(emailKeyColumnValue(contact.email));
-      }
+      const sets = [
+        ...changed.map((field) => `${columnOf(field)} = ?`),
+        // A new email (UpdateContact) brings its identity key along.
+        ...(changed.includes("email") ? [`${BY_EMAIL.column} = ?`] : []),
+      ].join(", ");
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
       tx.write(
         contact.firmId,
-        `UPDATE contacts SET ${sets.join(", ")}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
-        [...values, contact.firmId, contact.id],
+        `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
+        [
+          ...changed.map((field) => contact[field]),
+          ...(changed.includes("email") ? [BY_EMAIL.value(contact.email)] : []),
+          contact.firmId,
+          contact.id,
+        ],
       );
     },
 

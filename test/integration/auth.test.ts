@@ -60,6 +60,38 @@ describe("with API_KEYS_FILE set, ContactService calls need a token granted the 
     expect(await storedContacts(other)).toEqual([]);
   });
 
+  it("checks the firm of every RPC: another firm is PERMISSION_DENIED, the granted one reaches the handler", async () => {
+    const granter = clients[0] as UpsertClient;
+    const created = await granter.upsert(
+      { firmId: granted, email: "every-rpc@example.com", firstName: "E", lastName: "R" },
+      { headers: bearer },
+    );
+    const id = created.contact?.id ?? "";
+    const before = await storedContacts(granted);
+    const calls = (firmId: string, client: UpsertClient) => [
+      () => client.get({ firmId, id }, { headers: bearer }),
+      () => client.list({ firmId }, { headers: bearer }),
+      () =>
+        client.update(
+          { firmId, contact: { id, city: "X" }, updateMask: { paths: ["city"] } },
+          { headers: bearer },
+        ),
+      () => client.assign({ firmId, contactId: id, clientIds: ["c"] }, { headers: bearer }),
+      () => client.unassign({ firmId, contactId: id, clientIds: ["c"] }, { headers: bearer }),
+      () => client.delete({ firmId, id }, { headers: bearer }),
+    ];
+    for (const client of clients) {
+      for (const call of calls(other, client)) expect((await failure(call())).code).toBe("PERMISSION_DENIED");
+      // A firm id with surrounding spaces is the same firm: refused too.
+      expect((await failure(client.get({ firmId: ` ${other} `, id }, { headers: bearer }))).code).toBe(
+        "PERMISSION_DENIED",
+      );
+    }
+    expect(await storedContacts(granted)).toEqual(before);
+    for (const call of calls(granted, granter)) await call();
+    expect(await storedContacts(granted)).toEqual(before.filter((row) => row.id !== id));
+  });
+
   it("serves a granted firm, and logs the principal and the caller's request id", async () => {
     const response = await (clients[0] as UpsertClient).upsert(contact(granted), {
       headers: { ...bearer, "x-request-id": "req-42" },

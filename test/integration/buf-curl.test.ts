@@ -24,8 +24,9 @@ interface BufCurlRun {
 function bufCurl(protocolArgs: readonly string[], body: unknown): Promise<BufCurlRun> {
   const args = [
     "curl",
+    // The workspace (buf.yaml): our module and proto-deps/, which holds the google.rpc types the contract imports.
     "--schema",
-    "proto",
+    ".",
     ...protocolArgs,
     "--connect-timeout",
     "10",
@@ -54,6 +55,12 @@ const PROTOCOLS = [
 
 let app: TestApp;
 beforeAll(async () => {
+  // proto-deps/ is generated (ignored by git): make sure it is there, as `npm run lint` and `generate` do.
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, ["scripts/proto-deps.mjs"], { cwd: REPO_ROOT }, (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
   app = await startTestApp();
 });
 afterAll(async () => {

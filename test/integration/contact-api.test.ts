@@ -2,7 +2,13 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { connectJsonH1, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
+import {
+  connectJsonH1,
+  failure,
+  grpcJsClient,
+  type UpdateInit,
+  type UpsertClient,
+} from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 
 // GetContact, ListContacts, UpdateContact, DeleteContact, AssignContact and UnassignContact as the proto documents
@@ -52,10 +58,7 @@ describe.each([
           update: (request, options) =>
             raw.update(
               request.updateMask?.paths
-                ? ({
-                    ...request,
-                    updateMask: { paths: request.updateMask.paths.map(snake) },
-                  } as typeof request)
+                ? ({ ...request, updateMask: { paths: request.updateMask.paths.map(snake) } } as UpdateInit)
                 : request,
               options,
             ),
@@ -195,6 +198,35 @@ describe.each([
         metadata: { field: "contact.trackingId", contactId: holder.id },
       });
       expect(await row(target.id)).toEqual(before);
+    });
+
+    it("racing updates to one new email: the unique index decides, exactly one wins, the other is ALREADY_EXISTS", async () => {
+      const firmId = uniqueFirm("upd-race");
+      const contacts = await Promise.all(Array.from({ length: 6 }, () => create(firmId)));
+      const results = await Promise.allSettled(
+        contacts.map((c) =>
+          client.update({
+            firmId,
+            contact: { id: c.id, email: "Race@Example.com" },
+            updateMask: { paths: ["email"] },
+          }),
+        ),
+      );
+      const winners = results.filter((r) => r.status === "fulfilled");
+      expect(winners).toHaveLength(1);
+      const winner = (winners[0] as PromiseFulfilledResult<{ contact?: Contact }>).value.contact;
+      for (const result of results.filter((r) => r.status === "rejected")) {
+        const refused = await failure(Promise.reject((result as PromiseRejectedResult).reason));
+        expect(refused.code).toBe("ALREADY_EXISTS");
+        expect(refused.info).toEqual({
+          reason: "EMAIL_TAKEN",
+          metadata: { field: "contact.email", contactId: winner?.id },
+        });
+      }
+      const holders = await sql("SELECT id FROM contacts WHERE firm_id = ? AND email = 'Race@Example.com'", [
+        firmId,
+      ]);
+      expect(holders).toEqual([{ id: winner?.id }]);
     });
 
     it("an update that changes nothing writes nothing and keeps the update time", async () => {

@@ -4,6 +4,8 @@ import { ErrorInfoSchema, RetryInfoSchema } from "../../gen-deps/google/rpc/erro
 import {
   ConflictError,
   ContentionError,
+  LimitExceededError,
+  NotFoundError,
   UnavailableError,
   ValidationError,
 } from "../../src/contacts/errors.js";
@@ -44,6 +46,26 @@ describe("toConnectError", () => {
       domain: "contacts.v1",
       metadata: { field: "email", contactId: "c-1" },
     });
+  });
+
+  it("the conflict's reason is data: TRACKING_ID_TAKEN travels the same way", () => {
+    const { error } = toConnectError(
+      new ConflictError("contact.trackingId: taken", "TRACKING_ID_TAKEN", "contact.trackingId", "c-2"),
+    );
+    expect(error.code).toBe(Code.AlreadyExists);
+    expect(error.findDetails(ErrorInfoSchema)[0]).toMatchObject({
+      reason: "TRACKING_ID_TAKEN",
+      metadata: { field: "contact.trackingId", contactId: "c-2" },
+    });
+  });
+
+  it("a missing contact is NOT_FOUND; an assignment over the limit is FAILED_PRECONDITION; neither suggests a retry", () => {
+    const notFound = toConnectError(new NotFoundError()).error;
+    const limit = toConnectError(new LimitExceededError("clientIds: too many", "clientIds")).error;
+    expect(notFound.code).toBe(Code.NotFound);
+    expect(limit.code).toBe(Code.FailedPrecondition);
+    expect(retryDelayMs(notFound)).toEqual([]);
+    expect(retryDelayMs(limit)).toEqual([]);
   });
 
   it("anything unmapped is INTERNAL without its text", () => {

@@ -155,7 +155,10 @@ export type Contact = Message<"contacts.v1.Contact"> & {
   createTime?: Timestamp | undefined;
 
   /**
-   * When a field of the contact last changed. An upsert that changes nothing leaves it as it was.
+   * When a field or an assignment of the contact last changed (or, for a deleted contact, when it was deleted). A
+   * call that changes nothing leaves it as it was. Whole milliseconds, taken from the database's clock when the
+   * change commits: within a firm, later commits always get later times, so ListContacts' `updated_after` can
+   * resume from the largest time seen.
    *
    * @generated from field: google.protobuf.Timestamp update_time = 19;
    */

@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
+import { REPO_ROOT } from "../support/server-process.js";
+
+// The README's API examples, run as they are written (bash, curl, jq, buf curl) against a real server: only the
+// address and the firm are swapped for this test's.
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(async () => {
+  await app.close();
+  await closeSqlPool();
+});
+
+async function readmeBlock(name: string): Promise<string> {
+  const readme = await readFile(path.join(REPO_ROOT, "README.md"), "utf8");
+  const match = new RegExp(
+    `<!-- ${name}:start -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\n<!-- ${name}:end -->`,
+  ).exec(readme);
+  if (!match?.[1]) throw new Error(`README has no ${name} block`);
+  return match[1];
+}
+
+function run(script: string, firmId: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const local = script.replaceAll("http://127.0.0.1:8080", app.url).replaceAll("acme", firmId);
+  return new Promise((resolve) => {
+    execFile(
+      "bash",
+      ["-euo", "pipefail", "-c", local],
+      { cwd: REPO_ROOT, timeout: 120_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The JSON objects a script printed, one per call, back to back (curl ends none with a line break). */
+function answers(stdout: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < stdout.length; i++) {
+    const c = stdout[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" && depth++ === 0) start = i;
+    else if (c === "}" && --depth === 0) out.push(JSON.parse(stdout.slice(start, i + 1)));
+  }
+  return out;
+}
+
+describe("the README's API examples", () => {
+  it("the curl block runs every RPC over Connect JSON", { timeout: 60_000 }, async () => {
+    const firmId = uniqueFirm("readme");
+    const result = await run(await readmeBlock("api-curl"), firmId);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const [got, updated, assigned, unassigned, listed, deleted, batch] = answers(result.stdout);
+    expect(got).toMatchObject({ contact: { firmId, trackingId: "CRM-1", email: "ann@example.com" } });
+    expect(updated).toMatchObject({ contact: { email: "ann.lee@example.com", city: "Oslo" } });
+    expect(assigned).toMatchObject({
+      contact: { clientIds: ["client-3", "client-7"], investmentEntityIds: ["fund-1"] },
+    });
+    expect(unassigned).toMatchObject({ contact: { clientIds: ["client-3"] } });
+    expect(listed).toMatchObject({ contacts: [{ email: "ann.lee@example.com" }] });
+    expect(deleted).toEqual({});
+    expect(batch).toMatchObject({
+      results: [
+        { response: { result: "UPSERT_RESULT_CREATED" } },
+        { response: { result: "UPSERT_RESULT_UPDATED", contact: { city: "Rome" } } },
+      ],
+    });
+    expect(await sql("SELECT tracking_id, city FROM contacts WHERE firm_id = ?", [firmId])).toEqual([
+      { tracking_id: "CRM-3", city: "Rome" },
+    ]);
+    expect(await sql("SELECT email, city FROM contact_tombstones WHERE firm_id = ?", [firmId])).toEqual([
+      { email: "ann.lee@example.com", city: "Oslo" },
+    ]);
+  });
+
+  it("the buf curl block runs every RPC over gRPC", { timeout: 180_000 }, async () => {
+    const firmId = uniqueFirm("readme-buf");
+    const result = await run(await readmeBlock("api-buf"), firmId);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const [got, updated, assigned, unassigned, listed, deleted, batch] = answers(result.stdout);
+    expect(got).toMatchObject({ contact: { firmId, trackingId: "CRM-2" } });
+    expect(updated).toMatchObject({ contact: { title: "CFO" } });
+    expect(assigned).toMatchObject({ contact: { clientIds: ["client-9"] } });
+    expect(unassigned).toMatchObject({ contact: { title: "CFO" } });
+    expect(unassigned).not.toHaveProperty("contact.clientIds");
+    expect(listed).toMatchObject({ contacts: [{ title: "CFO" }] });
+    expect(deleted).toEqual({});
+    expect(await sql("SELECT title FROM contact_tombstones WHERE firm_id = ?", [firmId])).toEqual([
+      { title: "CFO" },
+    ]);
+    expect(batch).toMatchObject({
+      results: [
+        { response: { result: "UPSERT_RESULT_CREATED" } },
+        { error: { code: 3, details: [{ "@type": "type.googleapis.com/google.rpc.BadRequest" }] } },
+      ],
+    });
+  });
+});
