@@ -42,16 +42,22 @@ export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): 
 }
 
 /**
- * A batch's writes as statements: multi-row INSERTs of the new contacts, and for the updated ones one UPDATE per
- * group of contacts that changed the same columns, setting each row's value with CASE on the primary key. Every
- * row is stamped with the transaction's tick of the firm clock (firm-clock.ts), create and update time alike.
+ * A batch's writes as statements, in two parts (see PipelinedTransaction and firm-clock.ts for the lock order):
+ * - `claims`, the heavy part, sent before the firm's clock ticks: multi-row INSERTs of the new contacts (claiming
+ *   their keys, with a provisional time), and for the updated ones (rows the batch holds locked) one UPDATE per
+ *   group of contacts that changed the same columns, setting each row's value with CASE on the primary key;
+ * - `stamps`, sent after the tick: one UPDATE per kind setting the tick as create and update time (new contacts)
+ *   or update time (changed ones), by id.
  * Never INSERT ... ON DUPLICATE KEY UPDATE: with two unique keys it may update the wrong row.
  */
-export function writeStatements(properties: readonly (keyof Contact)[], writes: BatchWrites): Statement[] {
+export function writeStatements(
+  properties: readonly (keyof Contact)[],
+  writes: BatchWrites,
+): { claims: Statement[]; stamps: Statement[] } {
   const statements: Statement[] = [];
   const columns = properties.map((property) => columnOf(property)).join(", ");
   const stamped = (p: keyof Contact) => p === "createTime" || p === "updateTime";
-  const row = `(${properties.map((p) => (stamped(p) ? TICK : "?")).join(", ")}, ?)`;
+  const row = `(${properties.map((p) => (stamped(p) ? "UTC_TIMESTAMP(3)" : "?")).join(", ")}, ?)`;
   const values = properties.filter((p) => !stamped(p));
   const insertSize = (contact: Contact) =>
     values.reduce((n, p) => n + paramBytes(contact[p]), paramBytes(emailKeyColumnValue(contact.email)));
@@ -74,7 +80,24 @@ export function writeStatements(properties: readonly (keyof Contact)[], writes: 
       changed.reduce((n, p) => n + paramBytes(contact[p]), 0);
     for (const chunk of chunks(group, UPDATE_ROWS, size)) statements.push(updateStatement(chunk));
   }
-  return statements;
+  const stamps: Statement[] = [];
+  const firmId = (writes.inserts[0] ?? writes.updates[0]?.contact)?.firmId ?? "";
+  const stamp = (sets: string, ids: readonly string[]) => {
+    if (ids.length === 0) return;
+    stamps.push({
+      sql: `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id IN (${placeholders(ids.length)})`,
+      params: [firmId, ...ids],
+    });
+  };
+  stamp(
+    `create_time = ${TICK}, update_time = ${TICK}`,
+    writes.inserts.map((c) => c.id),
+  );
+  stamp(
+    `update_time = ${TICK}`,
+    writes.updates.map((u) => u.contact.id),
+  );
+  return { claims: statements, stamps };
 }
 
 function updateStatement(changes: readonly ContactChange[]): Statement {
@@ -89,7 +112,7 @@ function updateStatement(changes: readonly ContactChange[]): Statement {
   params.push(firmId, ...changes.map(({ contact }) => contact.id));
   // Scoped by firm like every statement, so that a shard keyed by firm can route it.
   return {
-    sql: `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
+    sql: `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
     params,
   };
 }

@@ -36,11 +36,16 @@ const ASSIGNED = (table: string) =>
   ).join(", ");
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
-// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). email_key is written
-// with every insert and email change and never read back: it is emailKey(email), fixed with the email.
+// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row is inserted
+// before the tick (it claims unique keys, see PipelinedTransaction.claim) with a provisional time, and stamped
+// after it. email_key is written with every insert and email change and never read back: it is emailKey(email).
 const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
-  p === "createTime" || p === "updateTime" ? TICK : "?",
+  p === "createTime" || p === "updateTime" ? "UTC_TIMESTAMP(3)" : "?",
 ).join(", ")}, ?)`;
+const STAMP_CREATED = `UPDATE contacts SET create_time = ${TICK}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
+const STAMP_UPDATED = `UPDATE contacts SET update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
+// Fields whose change claims a unique key of the firm.
+const KEY_FIELDS: ReadonlySet<UpdatableField> = new Set(["email", "trackingId"]);
 const INSERT_PARAMS = PROPERTIES.filter((p) => p !== "createTime" && p !== "updateTime");
 const TOMBSTONE = `INSERT INTO contact_tombstones (${COLUMNS.join(", ")}, delete_time) SELECT ${COLUMNS.map(
   (c) => (c === "update_time" ? TICK : c),
@@ -111,10 +116,11 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     findByTrackingId: (firmId, trackingId) => findOne(BY_TRACKING_ID, firmId, trackingId, false),
 
     async insert(contact: Contact) {
-      tx.write(contact.firmId, INSERT, [
+      tx.claim(contact.firmId, INSERT, [
         ...INSERT_PARAMS.map((property) => contact[property]),
         BY_EMAIL.value(contact.email),
       ]);
+      tx.write(contact.firmId, STAMP_CREATED, [contact.firmId, contact.id]);
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {
@@ -123,17 +129,26 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         // A new email (UpdateContact) brings its identity key along.
         ...(changed.includes("email") ? [`${BY_EMAIL.column} = ?`] : []),
       ].join(", ");
+      const values = [
+        ...changed.map((field) => contact[field]),
+        ...(changed.includes("email") ? [BY_EMAIL.value(contact.email)] : []),
+      ];
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
-      tx.write(
-        contact.firmId,
-        `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
-        [
-          ...changed.map((field) => contact[field]),
-          ...(changed.includes("email") ? [BY_EMAIL.value(contact.email)] : []),
+      const key = [contact.firmId, contact.id];
+      if (changed.some((field) => KEY_FIELDS.has(field))) {
+        tx.claim(contact.firmId, `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id = ?`, [
+          ...values,
+          ...key,
+        ]);
+        tx.write(contact.firmId, STAMP_UPDATED, key);
+      } else {
+        // Only this transaction's locked row: safe to write while holding the clock, in one statement.
+        tx.write(
           contact.firmId,
-          contact.id,
-        ],
-      );
+          `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
+          [...values, ...key],
+        );
+      }
     },
 
     async remove(contact: Contact) {
@@ -162,10 +177,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
           );
         }
       }
-      tx.write(contact.firmId, `UPDATE contacts SET update_time = ${TICK} WHERE firm_id = ? AND id = ?`, [
-        contact.firmId,
-        contact.id,
-      ]);
+      tx.write(contact.firmId, STAMP_UPDATED, [contact.firmId, contact.id]);
     },
 
     async listPage(query: PageQuery) {
@@ -197,12 +209,14 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     async writeBatch(firmId, writes) {
-      const trips = roundTrips(writeStatements(PROPERTIES, writes));
+      const { claims, stamps } = writeStatements(PROPERTIES, writes);
+      const trips = roundTrips(claims);
       // All but the last round trip go before the commit, only when the rows would not fit one packet.
       for (const [i, trip] of trips.entries()) {
-        for (const statement of trip) tx.write(firmId, statement.sql, statement.params);
+        for (const statement of trip) tx.claim(firmId, statement.sql, statement.params);
         if (i < trips.length - 1) await tx.flush();
       }
+      for (const statement of stamps) tx.write(firmId, statement.sql, statement.params);
     },
   };
 }

@@ -10,6 +10,10 @@
  * previous one's (`GREATEST(now, last + 1 ms)`), so update_time follows commit order within a firm. Under more
  * than 1000 commits a second the clock runs ahead of wall time, which is harmless. Milliseconds end to end: the
  * time the client sees is exactly the stored one.
+ *
+ * Lock order: a transaction locks contact rows (its reads, then the statements that claim unique keys: inserts,
+ * email or tracking id changes) before the clock, never after; while it holds the clock it only touches rows it
+ * already holds. So a transaction never waits on a row while holding the clock another one waits for.
  */
 
 /** How a deferred write refers to its transaction's tick: a session variable set in the same round trip. */
@@ -25,7 +29,8 @@ export function takeTick(firmId: string): [string, unknown[]][] {
         "ON DUPLICATE KEY UPDATE last_time = GREATEST(UTC_TIMESTAMP(3), last_time + INTERVAL 1000 MICROSECOND)",
       [firmId],
     ],
-    [`SELECT last_time INTO ${TICK} FROM firm_clocks WHERE firm_id = ?`, [firmId]],
+    // SET rather than SELECT ... INTO, whose position before FROM MySQL 8 deprecates.
+    [`SET ${TICK} = (SELECT last_time FROM firm_clocks WHERE firm_id = ?)`, [firmId]],
   ];
 }
 

@@ -16,13 +16,22 @@ export interface PipelinedTransaction {
   /**
    * Queues one statement writing `firmId`'s data, to be sent with COMMIT after the firm's clock ticked (see
    * firm-clock.ts); the statement stamps its rows with `TICK`. Every write of a transaction shares one tick, so a
-   * transaction writes one firm. An error it raises (a duplicate key) surfaces from the transaction.
+   * transaction writes one firm. It runs while the transaction holds the firm's clock, so it must not wait on
+   * another transaction: it may only touch rows this transaction has locked or inserted, or rows no other
+   * transaction can lock (a new tombstone, the assignments of a contact it holds).
    */
   write(firmId: string, sql: string, params: Params): void;
   /**
-   * Sends the writes queued so far in a round trip of their own, after the firm's clock ticked (once per
-   * transaction), instead of with COMMIT: for a transaction whose writes would not fit one packet. The clock's
-   * row stays locked from then until COMMIT.
+   * Queues one statement that writes a unique key (an insert, an email or tracking id change), sent with COMMIT
+   * before the firm's clock ticks: it may wait on another transaction's lock on that key, and must not do so
+   * while holding the clock (that transaction may be waiting for the clock: a deadlock). It cannot use TICK; a
+   * `write` stamps its rows afterwards. An error it raises (a duplicate key) surfaces from the transaction.
+   */
+  claim(firmId: string, sql: string, params: Params): void;
+  /**
+   * Sends the claims queued so far in a round trip of their own, instead of with COMMIT: for a transaction whose
+   * rows would not fit one packet. Claims never wait on the clock, so they may go before it in any number of
+   * round trips.
    */
   flush(): Promise<void>;
 }
@@ -40,12 +49,11 @@ export async function runPipelined<T>(
   const runner = dataSource.createQueryRunner("master");
   let begun = false;
   let firm: string | undefined;
-  let ticked = false;
+  const claims: [string, Params][] = [];
   const deferred: [string, Params][] = [];
-  const tickOnce = (firmId: string) => {
-    if (ticked) return [];
-    ticked = true;
-    return takeTick(firmId);
+  const ownFirm = (firmId: string) => {
+    if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
+    firm = firmId;
   };
   // Sends statements in one round trip and returns one result per statement.
   const send = async (statements: readonly string[], params: Params): Promise<unknown[]> => {
@@ -60,18 +68,21 @@ export async function runPipelined<T>(
     await runner.connect();
     const value = await work({
       async query<Row>(sql: string, params: Params) {
-        if (deferred.length > 0) throw new Error("a read after a deferred write would not see it");
+        if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
         const [rows] = await send([sql], params);
         return rows as Row[];
       },
       write(firmId, sql, params) {
-        if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
-        firm = firmId;
+        ownFirm(firmId);
         deferred.push([sql, params]);
       },
+      claim(firmId, sql, params) {
+        ownFirm(firmId);
+        claims.push([sql, params]);
+      },
       async flush() {
-        if (firm === undefined || deferred.length === 0) return;
-        const statements = [...tickOnce(firm), ...deferred.splice(0)];
+        if (claims.length === 0) return;
+        const statements = claims.splice(0);
         await send(
           statements.map(([sql]) => sql),
           statements.flatMap(([, params]) => params),
@@ -82,7 +93,8 @@ export async function runPipelined<T>(
       if (begun) await send(["COMMIT"], []);
       return { value, tick: null };
     }
-    const statements = [...tickOnce(firm), ...deferred, readTick(firm)];
+    // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
+    const statements = [...claims, ...takeTick(firm), ...deferred, readTick(firm)];
     const results = await send(
       [...statements.map(([sql]) => sql), "COMMIT"],
       statements.flatMap(([, params]) => params),

@@ -48,18 +48,25 @@ describe("batch statements", () => {
 
   it("inserts rows with multi-row statements, every placeholder matched by a parameter", () => {
     const inserts = Array.from({ length: 600 }, (_, i) => contact(i, "a"));
-    const statements = writeStatements(PROPERTIES, {
+    const { claims: statements, stamps } = writeStatements(PROPERTIES, {
       inserts: inserts.map((c) => ({ ...c, note: "n" })),
       updates: [],
     });
     expect(statements).toHaveLength(3); // 250 + 250 + 100 rows
     for (const s of statements) {
       expect(s.sql).toMatch(/^INSERT INTO contacts \(id, firm_id, tracking_id, email, first_name/);
-      expect(s.sql).toContain(", @contacts_tick, @contacts_tick, ?), (");
+      // Inserted before the clock ticks, with a provisional time the stamp replaces.
+      expect(s.sql).toContain(", UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), ?), (");
       expect(s.sql).toContain("note, create_time, update_time, email_key) VALUES");
       expect(placeholders(s.sql)).toBe(s.params.length);
       expect(s.params.length).toBeLessThan(65_535);
     }
+    expect(stamps).toEqual([
+      {
+        sql: `UPDATE contacts SET create_time = @contacts_tick, update_time = @contacts_tick WHERE firm_id = ? AND id IN (${Array(600).fill("?").join(", ")})`,
+        params: ["f", ...inserts.map((c) => c.id)],
+      },
+    ]);
   });
 
   it("groups updates by changed columns into UPDATE ... CASE statements scoped by firm", () => {
@@ -68,13 +75,16 @@ describe("batch statements", () => {
       { contact: contact(2), changed: ["phone", "note"] as const },
       { contact: contact(3), changed: ["city"] as const },
     ];
-    const statements = writeStatements(PROPERTIES, { inserts: [], updates });
+    const { claims: statements, stamps } = writeStatements(PROPERTIES, { inserts: [], updates });
     expect(statements.map((s) => s.sql)).toEqual([
-      "UPDATE contacts SET phone = CASE id WHEN ? THEN ? WHEN ? THEN ? END, note = CASE id WHEN ? THEN ? WHEN ? THEN ? END, " +
-        "update_time = @contacts_tick WHERE firm_id = ? AND id IN (?, ?)",
-      "UPDATE contacts SET city = CASE id WHEN ? THEN ? END, update_time = @contacts_tick WHERE firm_id = ? AND id IN (?)",
+      "UPDATE contacts SET phone = CASE id WHEN ? THEN ? WHEN ? THEN ? END, note = CASE id WHEN ? THEN ? WHEN ? THEN ? END " +
+        "WHERE firm_id = ? AND id IN (?, ?)",
+      "UPDATE contacts SET city = CASE id WHEN ? THEN ? END WHERE firm_id = ? AND id IN (?)",
     ]);
     for (const s of statements) expect(placeholders(s.sql)).toBe(s.params.length);
+    expect(stamps.map((s) => s.sql)).toEqual([
+      "UPDATE contacts SET update_time = @contacts_tick WHERE firm_id = ? AND id IN (?, ?, ?)",
+    ]);
   });
 
   it("keeps every round trip within the packet budget for 1000 contacts of maximum length in 4-byte characters", () => {
@@ -84,7 +94,7 @@ describe("batch statements", () => {
       contact: contact(1000 + i, wide),
       changed: [...DATA_FIELDS],
     }));
-    const trips = roundTrips(writeStatements(PROPERTIES, { inserts, updates }));
+    const trips = roundTrips(writeStatements(PROPERTIES, { inserts, updates }).claims);
     expect(trips.length).toBeGreaterThan(1);
     for (const trip of trips) {
       const bytes = trip.reduce(
