@@ -3,6 +3,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
+import { FirmBusyError } from "./firm-limit.js";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -37,6 +38,7 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
   ],
   [ContentionError, (error: ContentionError) => new ConnectError(error.message, Code.Aborted)],
   [UnavailableError, (error: UnavailableError) => new ConnectError(error.message, Code.Unavailable)],
+  [FirmBusyError, (error: FirmBusyError) => new ConnectError(error.message, Code.ResourceExhausted)],
 ];
 
 /** Maps any error a handler throws to the ConnectError the client sees. Unknown errors never leak their text. */
