@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from "typeorm";
-import { UnavailableError } from "../contacts/errors.js";
+import { OverloadedError } from "../contacts/errors.js";
 
 type Params = readonly unknown[];
 
@@ -19,7 +19,7 @@ export interface PipelinedTransaction {
 /**
  * Runs `work` in a transaction and commits it, or rolls it back if anything throws. The caller's signal is
  * checked before every round trip, so no statement is sent after the caller's deadline. Waits at most
- * `queueTimeoutMs` for a pooled connection, then fails with UnavailableError (nothing sent). Needs a connection
+ * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
  */
 export async function runPipelined<T>(
@@ -31,7 +31,7 @@ export async function runPipelined<T>(
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
     signal?.throwIfAborted();
-    throw new UnavailableError(
+    throw new OverloadedError(
       `no database connection was free within ${queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
     );
   }

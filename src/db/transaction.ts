@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import type { ContactStore, Transact } from "../contacts/contact-store.js";
-import { ContentionError, UnavailableError } from "../contacts/errors.js";
+import { ContentionError, OverloadedError, UnavailableError } from "../contacts/errors.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
 import { runPipelined } from "./pipelined-transaction.js";
@@ -33,7 +33,7 @@ export type RetryListener = (failure: DbFailure, attempt: number) => void;
 export interface TransactOptions {
   readonly policy?: RetryPolicy;
   readonly onRetry?: RetryListener;
-  /** Longest wait for a pooled connection (DB_QUEUE_TIMEOUT_MS); past it the call fails UnavailableError. */
+  /** Longest wait for a pooled connection (DB_QUEUE_TIMEOUT_MS); past it the call fails OverloadedError. */
   readonly queueTimeoutMs?: number;
 }
 
@@ -74,12 +74,11 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
 }
 
 function overloaded(cause: unknown): Error {
-  return new UnavailableError(
-    "too many calls are waiting for the database: the service is overloaded; retry the call with backoff",
-    {
-      cause,
-    },
+  const error = new OverloadedError(
+    "too many calls are waiting for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff",
   );
+  error.cause = cause;
+  return error;
 }
 
 function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error {

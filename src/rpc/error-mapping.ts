@@ -1,7 +1,18 @@
 import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
-import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  RetryInfoSchema,
+} from "../../gen-deps/google/rpc/error_details_pb.js";
+import {
+  ConflictError,
+  ContentionError,
+  OverloadedError,
+  UnavailableError,
+  ValidationError,
+} from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
 import { FirmBusyError } from "./firm-limit.js";
 
@@ -36,10 +47,37 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
         },
       ]),
   ],
-  [ContentionError, (error: ContentionError) => new ConnectError(error.message, Code.Aborted)],
-  [UnavailableError, (error: UnavailableError) => new ConnectError(error.message, Code.Unavailable)],
-  [FirmBusyError, (error: FirmBusyError) => new ConnectError(error.message, Code.ResourceExhausted)],
+  [
+    ContentionError,
+    (error: ContentionError) => retryable(error.message, Code.Aborted, RETRY_DELAY_MS.contention),
+  ],
+  // Before UnavailableError, which it extends: shed load suggests a shorter wait than a database outage.
+  [
+    OverloadedError,
+    (error: OverloadedError) => retryable(error.message, Code.Unavailable, RETRY_DELAY_MS.overload),
+  ],
+  [
+    UnavailableError,
+    (error: UnavailableError) => retryable(error.message, Code.Unavailable, RETRY_DELAY_MS.unavailable),
+  ],
+  [
+    FirmBusyError,
+    (error: FirmBusyError) => retryable(error.message, Code.ResourceExhausted, RETRY_DELAY_MS.overload),
+  ],
 ];
+
+/**
+ * The delay a retryable failure suggests (google.rpc.RetryInfo): a lost race clears as soon as the other writer
+ * commits; a database that cannot be reached needs longer, and every client hammering it would not help.
+ */
+export const RETRY_DELAY_MS = Object.freeze({ contention: 50, unavailable: 1_000, overload: 250 });
+
+/** A failure the caller may retry as it is, with a google.rpc.RetryInfo detail suggesting when. */
+export function retryable(message: string, code: Code, delayMs: number): ConnectError {
+  return new ConnectError(message, code, undefined, [
+    { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(delayMs) }) },
+  ]);
+}
 
 /** Maps any error a handler throws to the ConnectError the client sees. Unknown errors never leak their text. */
 export function toConnectError(

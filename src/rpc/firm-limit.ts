@@ -1,4 +1,4 @@
-import { UnavailableError } from "../contacts/errors.js";
+import { OverloadedError } from "../contacts/errors.js";
 import type { ContactUseCases } from "./contact-service.js";
 
 /** A firm has as many calls using or waiting for the database as it may; nothing was read or written. */
@@ -34,7 +34,7 @@ interface Waiter {
  * (round robin between equals), so a firm flooding the service delays another firm's call by about one
  * transaction, not by its whole backlog. A firm
  * with `perFirm` calls running or waiting is refused at once (RESOURCE_EXHAUSTED); a wait that passes
- * `queueTimeoutMs`, or would make the queue longer than `queueLimit`, is shed with UnavailableError
+ * `queueTimeoutMs`, or would make the queue longer than `queueLimit`, is shed with OverloadedError
  * (UNAVAILABLE, nothing written, safe to retry).
  */
 export function limitFirms(useCases: ContactUseCases, limits: FirmLimits): ContactUseCases {
@@ -96,7 +96,7 @@ export function limitFirms(useCases: ContactUseCases, limits: FirmLimits): Conta
     }
     if (waiting >= limits.queueLimit) {
       return Promise.reject(
-        new UnavailableError(
+        new OverloadedError(
           `${waiting} calls already wait for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff`,
         ),
       );
@@ -107,7 +107,7 @@ export function limitFirms(useCases: ContactUseCases, limits: FirmLimits): Conta
         if (!withdraw(waiter)) return;
         signal?.removeEventListener("abort", onAbort);
         reject(
-          new UnavailableError(
+          new OverloadedError(
             `no database connection was free within ${limits.queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
           ),
         );

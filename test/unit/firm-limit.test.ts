@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UnavailableError } from "../../src/contacts/errors.js";
+import { OverloadedError } from "../../src/contacts/errors.js";
 import type { UpsertOutcome } from "../../src/contacts/upsert-contact.js";
 import type { ContactUseCases } from "../../src/rpc/contact-service.js";
 import { FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";
@@ -69,7 +69,7 @@ describe("limitFirms", () => {
     const running = [call(limited, "a", 1), call(limited, "b", 1)];
     const waiting = call(limited, "c", 1);
     await expect(call(limited, "d", 1)).rejects.toThrow(/DB_QUEUE_LIMIT/);
-    await expect(waiting).rejects.toBeInstanceOf(UnavailableError);
+    await expect(waiting).rejects.toBeInstanceOf(OverloadedError);
     await expect(waiting).rejects.toThrow(/DB_QUEUE_TIMEOUT_MS/);
     await finishOne();
     await finishOne();
