@@ -193,8 +193,12 @@ describe("a flood of calls from one firm", () => {
       };
       console.info(`overload: ${JSON.stringify(summary)}`);
 
-      // Only these outcomes for the flood: served, or refused for its firm's cap.
-      expect(Object.keys(floodOutcomes).sort()).toEqual(["OK", "RESOURCE_EXHAUSTED"]);
+      // Only these outcomes for the flood: served, refused for its firm's cap, or (on a machine slow enough that
+      // a connection takes DB_QUEUE_TIMEOUT_MS to come) shed as overload.
+      for (const outcome of Object.keys(floodOutcomes)) {
+        expect(outcome).toMatch(/^(OK|RESOURCE_EXHAUSTED|UNAVAILABLE: .*\(DB_QUEUE_TIMEOUT_MS\).*)$/);
+      }
+      expect(floodOutcomes.RESOURCE_EXHAUSTED).toBeGreaterThan(0);
       expect(floodOutcomes.OK).toBeGreaterThan(50);
       // Every quiet call succeeded (quietCall throws otherwise), within a bound relative to its unloaded latency:
       // the flood costs it CPU shared with 100 callers, not a place behind the flood's backlog.
