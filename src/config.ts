@@ -85,7 +85,10 @@ export function loadConfig(env: Env): Config {
       return raw === "disabled";
     }),
   };
-  if (config.dbQueueTimeoutMs >= config.maxTimeoutMs) {
+  // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
+  // call, and the default is at most half of it.
+  const queueTimeoutSet = (env.DB_QUEUE_TIMEOUT_MS ?? "") !== "";
+  if (queueTimeoutSet && config.dbQueueTimeoutMs >= config.maxTimeoutMs) {
     problems.push(
       `DB_QUEUE_TIMEOUT_MS=${config.dbQueueTimeoutMs} must be shorter than MAX_TIMEOUT_MS=${config.maxTimeoutMs}, so that an overloaded call is shed with UNAVAILABLE before its deadline`,
     );
@@ -99,7 +102,14 @@ export function loadConfig(env: Env): Config {
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return Object.freeze(
+    queueTimeoutSet
+      ? config
+      : {
+          ...config,
+          dbQueueTimeoutMs: Math.min(config.dbQueueTimeoutMs, Math.floor(config.maxTimeoutMs / 2)),
+        },
+  );
 }
 
 /** True for addresses only this machine can reach. */

@@ -25,7 +25,8 @@ const percentile = (values: number[], p: number) => {
 const FLOOD_SCRIPT = `
 const http = require("node:http");
 const [url, firmId, callers] = process.argv.slice(1);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number(callers) });
+// fifo: every socket is reused often, so none sits idle until the server's keep-alive timeout closes it.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(callers), scheduling: "fifo" });
 const tally = {};
 let running = true;
 process.stdin.on("end", () => { running = false; }).resume();
@@ -195,9 +196,15 @@ describe("a flood of calls from one firm", () => {
 
       // Only these outcomes for the flood: served, refused for its firm's cap, or (on a machine slow enough that
       // a connection takes DB_QUEUE_TIMEOUT_MS to come) shed as overload.
-      for (const outcome of Object.keys(floodOutcomes)) {
+      // A transport error (a keep-alive socket closed as a request was sent) is not an answer of the server's;
+      // it is counted apart, and must stay rare.
+      const answers = Object.entries(floodOutcomes).filter(([outcome]) => !outcome.startsWith("TRANSPORT"));
+      for (const [outcome] of answers) {
         expect(outcome).toMatch(/^(OK|RESOURCE_EXHAUSTED|UNAVAILABLE: .*\(DB_QUEUE_TIMEOUT_MS\).*)$/);
       }
+      const total = answers.reduce((sum, [, n]) => sum + n, 0);
+      const transport = Object.values(floodOutcomes).reduce((sum, n) => sum + n, 0) - total;
+      expect(transport).toBeLessThan(total / 100);
       expect(floodOutcomes.RESOURCE_EXHAUSTED).toBeGreaterThan(0);
       expect(floodOutcomes.OK).toBeGreaterThan(50);
       // Every quiet call succeeded (quietCall throws otherwise), within a bound relative to its unloaded latency:

@@ -111,6 +111,11 @@ describe("loadConfig", () => {
     expect(loadConfig({ DB_QUEUE_TIMEOUT_MS: "4999", MAX_TIMEOUT_MS: "5000" }).dbQueueTimeoutMs).toBe(4_999);
   });
 
+  it("defaults DB_QUEUE_TIMEOUT_MS to at most half of MAX_TIMEOUT_MS, so a short MAX_TIMEOUT_MS alone is valid", () => {
+    expect(loadConfig({ MAX_TIMEOUT_MS: "300" }).dbQueueTimeoutMs).toBe(150);
+    expect(loadConfig({ MAX_TIMEOUT_MS: "600000" }).dbQueueTimeoutMs).toBe(3_000);
+  });
+
   it("accepts port 0 (any free port) and 65535", () => {
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
     expect(loadConfig({ PORT: "65535" }).port).toBe(65_535);
