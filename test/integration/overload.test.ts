@@ -181,7 +181,7 @@ describe("a flood of calls from one firm", () => {
       // Measured once the flood runs steadily (its first second opens 100 connections at once).
       await sleep(2_000);
       const loaded: number[] = [];
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 40; i++) {
         loaded.push(await quietCall(i));
         await sleep(10);
       }
@@ -220,5 +220,5 @@ describe("a flood of calls from one firm", () => {
       trickler.close();
       await server.stop();
     }
-  }, 60_000);
+  }, 150_000);
 });
