@@ -151,6 +151,7 @@ async function main(): Promise<void> {
       shape,
       token: `r${Date.now().toString(36)}x${rowIndex}`,
       seed: rowIndex * 7919,
+      checkAnswers: kind !== "floor",
     };
     const row = await measureRow(context, kind, spec, server);
     measurements.push(row);
@@ -203,6 +204,15 @@ async function main(): Promise<void> {
   await writeFile(`${config.resultsBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(`${config.resultsBase}.svg`, renderChart(report));
   console.error(`bench: wrote ${config.resultsBase}.json and ${config.resultsBase}.svg`);
+  // A number measured while calls failed or answered wrongly says nothing: the run fails.
+  const failed = measurements.filter((row) => Object.keys(row.load.failures).length > 0);
+  if (failed.length > 0) {
+    throw new Error(
+      `${failed.length} rows had failed calls or wrong answers: ${failed
+        .map((row) => `${row.kind} ${row.path} x${row.concurrency} ${JSON.stringify(row.load.failures)}`)
+        .join("; ")}`,
+    );
+  }
 }
 
 const abort = (signal: NodeJS.Signals) => {

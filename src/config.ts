@@ -7,6 +7,12 @@ export interface Config {
   readonly databaseUrl: string;
   readonly dbPoolSize: number;
   readonly dbConnectTimeoutMs: number;
+  /** Longest a call waits for a database connection before it is shed with UNAVAILABLE. */
+  readonly dbQueueTimeoutMs: number;
+  /** Most calls waiting for a database connection at once; more are shed with UNAVAILABLE at once. */
+  readonly dbQueueLimit: number;
+  /** Most calls of one firm using or waiting for the database; more are refused with RESOURCE_EXHAUSTED. */
+  readonly firmMaxInFlight: number;
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -62,6 +68,9 @@ export function loadConfig(env: Env): Config {
     }),
     dbPoolSize: read("DB_POOL_SIZE", 10, integer(1, 1_000)),
     dbConnectTimeoutMs: read("DB_CONNECT_TIMEOUT_MS", 5_000, integer(100, 120_000)),
+    dbQueueTimeoutMs: read("DB_QUEUE_TIMEOUT_MS", 3_000, integer(10, 600_000)),
+    dbQueueLimit: read("DB_QUEUE_LIMIT", 1_000, integer(1, 1_000_000)),
+    firmMaxInFlight: read("FIRM_MAX_IN_FLIGHT", 64, integer(1, 1_000_000)),
     maxRequestBytes: read("MAX_REQUEST_BYTES", 1_048_576, integer(1_024, 67_108_864)),
     maxTimeoutMs: read("MAX_TIMEOUT_MS", 30_000, integer(100, 600_000)),
     shutdownGraceMs: read("SHUTDOWN_GRACE_MS", 10_000, integer(0, 600_000)),
@@ -79,6 +88,14 @@ export function loadConfig(env: Env): Config {
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
   };
+  // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
+  // call, and the default is at most half of it.
+  const queueTimeoutSet = (env.DB_QUEUE_TIMEOUT_MS ?? "") !== "";
+  if (queueTimeoutSet && config.dbQueueTimeoutMs >= config.maxTimeoutMs) {
+    problems.push(
+      `DB_QUEUE_TIMEOUT_MS=${config.dbQueueTimeoutMs} must be shorter than MAX_TIMEOUT_MS=${config.maxTimeoutMs}, so that an overloaded call is shed with UNAVAILABLE before its deadline`,
+    );
+  }
   if (config.authDisabled && config.apiKeysFile !== undefined) {
     problems.push("AUTH=disabled contradicts API_KEYS_FILE: set one or the other");
   }
@@ -88,7 +105,14 @@ export function loadConfig(env: Env): Config {
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return Object.freeze(
+    queueTimeoutSet
+      ? config
+      : {
+          ...config,
+          dbQueueTimeoutMs: Math.min(config.dbQueueTimeoutMs, Math.floor(config.maxTimeoutMs / 2)),
+        },
+  );
 }
 
 /** True for addresses only this machine can reach. */

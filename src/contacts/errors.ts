@@ -64,3 +64,11 @@ export class UnavailableError extends Error {
     this.name = "UnavailableError";
   }
 }
+
+/** Too many calls wait for the database: this one was shed before it touched anything, and may be retried. */
+export class OverloadedError extends UnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = "OverloadedError";
+  }
+}

@@ -18,6 +18,9 @@ describe("loadConfig", () => {
     databaseUrl: "mysql://root@127.0.0.1:3306/contacts",
     dbPoolSize: 10,
     dbConnectTimeoutMs: 5_000,
+    dbQueueTimeoutMs: 3_000,
+    dbQueueLimit: 1_000,
+    firmMaxInFlight: 64,
     maxRequestBytes: 1_048_576,
     maxTimeoutMs: 30_000,
     shutdownGraceMs: 10_000,
@@ -52,6 +55,9 @@ describe("loadConfig", () => {
         DATABASE_URL: "mariadb://app:pw@db.internal:3307/contacts_prod",
         DB_POOL_SIZE: "20",
         DB_CONNECT_TIMEOUT_MS: "100",
+        DB_QUEUE_TIMEOUT_MS: "250",
+        DB_QUEUE_LIMIT: "50",
+        FIRM_MAX_IN_FLIGHT: "8",
         MAX_REQUEST_BYTES: "1024",
         MAX_TIMEOUT_MS: "600000",
         SHUTDOWN_GRACE_MS: "0",
@@ -66,6 +72,9 @@ describe("loadConfig", () => {
       databaseUrl: "mariadb://app:pw@db.internal:3307/contacts_prod",
       dbPoolSize: 20,
       dbConnectTimeoutMs: 100,
+      dbQueueTimeoutMs: 250,
+      dbQueueLimit: 50,
+      firmMaxInFlight: 8,
       maxRequestBytes: 1024,
       maxTimeoutMs: 600_000,
       shutdownGraceMs: 0,
@@ -98,6 +107,18 @@ describe("loadConfig", () => {
     });
   });
 
+  it("refuses a DB_QUEUE_TIMEOUT_MS that is not shorter than MAX_TIMEOUT_MS, so overload is shed before the deadline", () => {
+    expect(configError({ DB_QUEUE_TIMEOUT_MS: "5000", MAX_TIMEOUT_MS: "5000" }).problems).toEqual([
+      "DB_QUEUE_TIMEOUT_MS=5000 must be shorter than MAX_TIMEOUT_MS=5000, so that an overloaded call is shed with UNAVAILABLE before its deadline",
+    ]);
+    expect(loadConfig({ DB_QUEUE_TIMEOUT_MS: "4999", MAX_TIMEOUT_MS: "5000" }).dbQueueTimeoutMs).toBe(4_999);
+  });
+
+  it("defaults DB_QUEUE_TIMEOUT_MS to at most half of MAX_TIMEOUT_MS, so a short MAX_TIMEOUT_MS alone is valid", () => {
+    expect(loadConfig({ MAX_TIMEOUT_MS: "300" }).dbQueueTimeoutMs).toBe(150);
+    expect(loadConfig({ MAX_TIMEOUT_MS: "600000" }).dbQueueTimeoutMs).toBe(3_000);
+  });
+
   it("accepts port 0 (any free port) and 65535", () => {
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
     expect(loadConfig({ PORT: "65535" }).port).toBe(65_535);
@@ -112,6 +133,9 @@ describe("loadConfig", () => {
     ["DB_POOL_SIZE", "0", "must be a whole number from 1 to 1000"],
     ["DB_POOL_SIZE", "1001", "must be a whole number from 1 to 1000"],
     ["DB_CONNECT_TIMEOUT_MS", "99", "must be a whole number from 100 to 120000"],
+    ["DB_QUEUE_TIMEOUT_MS", "9", "must be a whole number from 10 to 600000"],
+    ["DB_QUEUE_LIMIT", "0", "must be a whole number from 1 to 1000000"],
+    ["FIRM_MAX_IN_FLIGHT", "0", "must be a whole number from 1 to 1000000"],
     ["MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 67108864"],
     ["MAX_TIMEOUT_MS", "600001", "must be a whole number from 100 to 600000"],
     ["SHUTDOWN_GRACE_MS", "ten", "must be a whole number from 0 to 600000"],
