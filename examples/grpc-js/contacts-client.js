@@ -23,14 +23,15 @@ export const LOADER_OPTIONS = {
   oneofs: false,
 };
 
-// The contract's .proto files: from a checkout, proto/ at the repository root.
-const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
+// The contract's .proto files (from a checkout, proto/ at the repository root), and the google/ ones it imports
+// (google.rpc.Status), from the google-proto-files package: getProtoPath("..") is the folder that holds google/.
+const INCLUDE_DIRS = [fileURLToPath(new URL("../../proto", import.meta.url)), getProtoPath("..")];
 
 /** A ContactService client for `url` (http://host:port, or https:// for TLS). */
 export function contactServiceClient(url) {
   const definition = protoLoader.loadSync(["contacts/v1/contact_service.proto"], {
     ...LOADER_OPTIONS,
-    includeDirs: [PROTO_ROOT],
+    includeDirs: INCLUDE_DIRS,
   });
   const { contacts } = grpc.loadPackageDefinition(definition);
   const { protocol, host } = new URL(url);
@@ -50,11 +51,10 @@ export function call(client, method, request, { token, timeoutMs = 10_000 } = {}
   });
 }
 
-// google.rpc.Status and the detail messages, from the google-proto-files package (getProtoPath("..") is the
-// folder that holds google/).
+// google.rpc.Status and the detail messages, from the google-proto-files package.
 const RPC_TYPES = protoLoader.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"], {
   ...LOADER_OPTIONS,
-  includeDirs: [getProtoPath("..")],
+  includeDirs: INCLUDE_DIRS,
 });
 
 /**
