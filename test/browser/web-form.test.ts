@@ -67,6 +67,25 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
+interface Layout {
+  readonly scrollWidth: number;
+  readonly clientWidth: number;
+  /** Elements whose box reaches past the right edge, even inside a parent that clips them. */
+  readonly sticksOut: string[];
+}
+
+// Runs in the page (as text, since the tests are type-checked without the DOM library).
+const MEASURE_LAYOUT = `(() => {
+  const root = document.documentElement;
+  return {
+    scrollWidth: root.scrollWidth,
+    clientWidth: root.clientWidth,
+    sticksOut: [...document.querySelectorAll("body *")]
+      .filter((element) => element.getBoundingClientRect().right > root.clientWidth + 0.5)
+      .map((element) => element.tagName.toLowerCase() + "#" + element.id + "." + element.className),
+  };
+})()`;
+
 function field(label: string) {
   return page.getByLabel(label, { exact: true });
 }
@@ -230,16 +249,7 @@ describe("the web form, served from another origin, calls UpsertContact over Con
       ["desktop", DESKTOP],
     ] as const) {
       await page.setViewportSize(viewport);
-      const { scrollWidth, clientWidth, sticksOut } = await page.evaluate(() => ({
-        scrollWidth: document.documentElement.scrollWidth,
-        clientWidth: document.documentElement.clientWidth,
-        // Elements whose box reaches past the right edge, even inside a parent that clips them.
-        sticksOut: [...document.querySelectorAll("body *")]
-          .filter(
-            (element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5,
-          )
-          .map((element) => `${element.tagName.toLowerCase()}#${element.id}.${element.className}`),
-      }));
+      const { scrollWidth, clientWidth, sticksOut } = await page.evaluate<Layout>(MEASURE_LAYOUT);
       expect(clientWidth).toBe(viewport.width);
       expect(scrollWidth, `${name}: the page is wider than the screen`).toBeLessThanOrEqual(clientWidth);
       expect(sticksOut, `${name}: elements past the right edge`).toEqual([]);
