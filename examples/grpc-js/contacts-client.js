@@ -7,9 +7,9 @@ import { getProtoPath } from "google-proto-files";
 
 /**
  * The proto-loader options to use with this service, stated once:
- * - keepCase false: fields are camelCase (`firmId`), the JSON names the service's error messages and
- *   BadRequest field violations use. With keepCase true you would send `firm_id` yet read errors about `firmId`;
- *   with the default (false) a snake_case key you pass is silently dropped, so always write camelCase.
+ * - keepCase false (the default): fields are camelCase (`firmId`), the JSON names the service's error messages
+ *   and BadRequest field violations use. A snake_case key (`firm_id`) is then dropped silently, so write
+ *   camelCase. With keepCase true you would send `firm_id` yet read errors about `firmId`.
  * - enums String: `result` reads "UPSERT_RESULT_CREATED", not 1.
  * - longs String: int64 values (a Timestamp's `seconds`) are decimal strings, not Long objects.
  * - defaults true: scalar fields the server left at their zero value still appear in responses.
