@@ -45,9 +45,12 @@ export type Contact = Message<"contacts.v1.Contact"> & {
   trackingId?: string | undefined;
 
   /**
-   * Email address, unique within the firm ignoring letter case (accents and other marks do count:
-   * "josé@example.com" and "jose@example.com" are two contacts). Stored with the letter case it was created
-   * with; UpsertContact never changes it.
+   * Email address, unique within the firm ignoring letter case and nothing else: two emails are one contact
+   * when they are equal after Unicode normalisation to NFC, mapping full-width and half-width forms to normal
+   * width (as RFC 8265 does) and Unicode simple case folding (CaseFolding.txt statuses C and S). So
+   * "ANN@EXAMPLE.COM" = "ann@example.com", "JOSÉ" = "josé", "é" = "e" + U+0301, "ẞ" = "ß", "ｊｏｈｎ" = "john";
+   * and "ß" ≠ "ss", "é" ≠ "e", "ı" ≠ "i", "١" ≠ "1", Cyrillic "а" ≠ Latin "a". Stored exactly as first sent
+   * (trimmed); UpsertContact never changes it.
    *
    * @generated from field: string email = 4;
    */

@@ -45,6 +45,13 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * Required to create a contact; not empty when present. At most 254 characters, a valid address
    * (local-part@domain, local part at most 64 characters, internationalised addresses allowed). The match key
    * when `tracking_id` is absent; ignored on update (the stored email is never changed by upsert).
+   * Two emails are one contact when they are equal after NFC normalisation, mapping full-width and half-width
+   * forms to normal width (RFC 8265) and Unicode simple case folding (CaseFolding.txt C and S): "ANN@EXAMPLE.COM"
+   * = "ann@example.com", "é" = "e" + U+0301, "ẞ" = "ß", "ｊｏｈｎ" = "john"; "ß" ≠ "ss", "é" ≠ "e", "ı" ≠ "i",
+   * "١" ≠ "1", Cyrillic "а" ≠ Latin "a". INVALID_ARGUMENT when it holds a default-ignorable code point (soft
+   * hyphen, zero-width characters, joiners, variation selectors, bidi controls...) or a compatibility character
+   * other than a width variant (ligatures such as "ﬁ", circled "①", superscripts "¹", subscripts, mathematical
+   * letters "𝐚", Roman numerals "Ⅰ": any character NFKC changes once widths are mapped).
    *
    * @generated from field: optional string email = 3;
    */
@@ -756,8 +763,8 @@ export const ContactService: GenService<{
    * 1. `tracking_id` present: the contact with that Tracking ID is updated. If there is none, a contact is
    *    created with that Tracking ID; if the request's email already belongs to another contact of the firm,
    *    the call fails with ALREADY_EXISTS and nothing is written.
-   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case, is updated; if there
-   *    is none, a contact is created.
+   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case (see `email` below),
+   *    is updated; if there is none, a contact is created.
    * 3. Neither present: INVALID_ARGUMENT.
    * 4. Both present: only `tracking_id` locates the contact. The email is not compared with the matched
    *    contact's, so a mismatch is not flagged.
