@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 
 /** Every setting of the service, read from the environment once at startup. */
@@ -16,6 +18,10 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** JSON file of API keys (name, token SHA-256, firms); when set, ContactService calls need a bearer token. */
   readonly apiKeysFile: string | undefined;
+  /** The keys read from API_KEYS_FILE, checked at startup; undefined when it is not set. */
+  readonly apiKeys: readonly ApiKey[] | undefined;
+  /** HTTP/2 streams one connection may have open at once, advertised as SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxConcurrentStreams: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
 }
@@ -71,6 +77,9 @@ export function loadConfig(env: Env): Config {
     }),
     corsOrigins: read("CORS_ORIGINS", [], origins),
     apiKeysFile: read<string | undefined>("API_KEYS_FILE", undefined, (raw) => raw),
+    apiKeys: read<readonly ApiKey[] | undefined>("API_KEYS_FILE", undefined, readApiKeys),
+    // grpc-go's default; enough for any client's concurrency on one connection.
+    maxConcurrentStreams: read("MAX_CONCURRENT_STREAMS", 100, integer(1, 10_000)),
     authDisabled: read("AUTH", false, (raw) => {
       if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
       return raw === "disabled";
@@ -86,6 +95,17 @@ export function loadConfig(env: Env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** Reads and checks the API keys file, so its problems are reported with every other bad setting. */
+function readApiKeys(path: string): readonly ApiKey[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return Object.freeze(parseApiKeys(text));
 }
 
 /** True for addresses only this machine can reach. */

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { MAX_LENGTH } from "../contacts/fields.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { peerKey, principalKey, requestFirmId } from "./call-context.js";
+import { peerKey, principalKey, receivedAtKey, requestFirmId } from "./call-context.js";
 
 const REQUEST_ID = "x-request-id";
 // A caller's request id is echoed into logs: accept only a plain token, so it cannot forge log content.
@@ -17,7 +18,8 @@ const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
  */
 export function loggingInterceptor(logger: Logger, metrics: Metrics): Interceptor {
   return (next) => async (request) => {
-    const started = performance.now();
+    // From the request's arrival, so the time spent reading and decoding its body counts too.
+    const started = request.contextValues.get(receivedAtKey) ?? performance.now();
     const sent = request.header.get(REQUEST_ID);
     const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
     const firm = requestFirmId(request);
@@ -58,4 +60,22 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
 /** gRPC's name for a code ("INVALID_ARGUMENT"), as logs and metrics label it. */
 export function codeName(code: Code): string {
   return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/**
+ * Logs and counts a call refused before its body was read (see createNodeHandler's `admit`), which never
+ * reaches the interceptors: without this, refused calls would be invisible in the log and the metrics.
+ */
+export function logRefusedCall(logger: Logger, metrics: Metrics) {
+  return (method: DescMethod, error: ConnectError, values: ContextValues): void => {
+    const started = values.get(receivedAtKey) ?? performance.now();
+    const seconds = (performance.now() - started) / 1000;
+    const name = `${method.parent.typeName}/${method.name}`;
+    const code = codeName(error.code);
+    metrics.observeCall(name, code, seconds);
+    logger.info(
+      { method: name, code, durationMs: Math.round(seconds * 10_000) / 10, peer: values.get(peerKey) },
+      "call",
+    );
+  };
 }
