@@ -1,9 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ContactUseCases } from "./contact-service.js";
 
-// gRPC: up to 8 digits and a unit (hours down to nanoseconds); Connect: up to 10 digits of milliseconds.
-const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
-const CONNECT_TIMEOUT = /^\d{1,10}$/;
+// gRPC: digits and a unit (hours down to nanoseconds); Connect: milliseconds. The protocols allow 8 and 10
+// digits; longer values are shortened too rather than refused.
+const GRPC_TIMEOUT = /^(\d+)([HMSmun])$/;
+const CONNECT_TIMEOUT = /^\d+$/;
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
 
 /**
