@@ -22,6 +22,8 @@ export interface Config {
   readonly apiKeys: readonly ApiKey[] | undefined;
   /** HTTP/2 streams one connection may have open at once, advertised as SETTINGS_MAX_CONCURRENT_STREAMS. */
   readonly maxConcurrentStreams: number;
+  /** An HTTP/2 connection without traffic this long gets GOAWAY, which also ends its Health/Watch streams. */
+  readonly idleTimeoutMs: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
 }
@@ -80,6 +82,7 @@ export function loadConfig(env: Env): Config {
     apiKeys: read<readonly ApiKey[] | undefined>("API_KEYS_FILE", undefined, readApiKeys),
     // grpc-go's default; enough for any client's concurrency on one connection.
     maxConcurrentStreams: read("MAX_CONCURRENT_STREAMS", 100, integer(1, 10_000)),
+    idleTimeoutMs: read("IDLE_TIMEOUT_MS", 120_000, integer(1_000, 3_600_000)),
     authDisabled: read("AUTH", false, (raw) => {
       if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
       return raw === "disabled";

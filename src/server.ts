@@ -36,6 +36,8 @@ export interface ServerOptions {
   readonly maxRequestBytes: number;
   /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly maxConcurrentStreams: number;
+  /** An HTTP/2 connection without traffic this long is sent GOAWAY; its Watch streams end. */
+  readonly idleTimeoutMs: number;
   /** Longest a ContactService call may work; a longer client deadline is shortened to it. */
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -60,7 +62,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const H2_IDLE_TIMEOUT_MS = 120_000;
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -134,7 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, serve);
   // Idle HTTP/2 sessions are closed (GOAWAY, so a client simply reconnects), so they cannot pile up; the
   // Watch streams they hold end with them.
-  h2.setTimeout(H2_IDLE_TIMEOUT_MS);
+  h2.setTimeout(options.idleTimeoutMs);
   h2.on("timeout", (session: http2.ServerHttp2Session) => {
     connectionStates.get(session)?.goAway.abort();
     goAway(session);

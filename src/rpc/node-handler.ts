@@ -1,11 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  type ContextValues,
-  createConnectRouter,
-} from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   type ConnectNodeAdapterOptions,
@@ -32,8 +26,11 @@ export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
    * byte of its body is read, decompressed or parsed.
    */
   readonly admit?: (method: DescMethod, request: UniversalServerRequest) => ConnectError | undefined;
-  /** Told about each call `admit` refused (it never reaches the interceptors, which log the others). */
-  readonly onRefused?: (method: DescMethod, error: ConnectError, values: ContextValues) => void;
+  /**
+   * Told about each call `admit` refused, before the refusal is sent (it never reaches the interceptors, which
+   * log the others); may add metadata to the error.
+   */
+  readonly onRefused?: (method: DescMethod, error: ConnectError, request: UniversalServerRequest) => void;
 }
 
 /**
@@ -125,9 +122,8 @@ function admitting(handler: UniversalHandler, options: NodeHandlerOptions): Univ
       yield* [];
       throw refusal;
     })();
-    return handler(request).finally(() => {
-      if (request.contextValues) options.onRefused?.(handler.method, refusal, request.contextValues);
-    });
+    options.onRefused?.(handler.method, refusal, request);
+    return handler(request);
   };
   return Object.assign(wrapped, { ...handler });
 }
