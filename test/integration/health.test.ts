@@ -382,7 +382,7 @@ describe("Watch streams in all", () => {
           watches: 0,
         }),
       });
-    const open = [0, 1, 2].map((i) =>
+    const open = Array.from({ length: 3 }, () =>
       handlers.watch({ service: "" } as never, context())[Symbol.asyncIterator](),
     );
     for (const stream of open) expect((await stream.next()).value?.status).toBe(Status.SERVING);
