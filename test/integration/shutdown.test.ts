@@ -143,6 +143,42 @@ describe("SIGTERM with idle HTTP/1.1 keep-alive connections, as a proxy holds th
     }
   });
 
+  it("answers requests a proxy sends on its pooled connections just after the signal", async () => {
+    const firmId = uniqueFirm("pooled");
+    const server = await spawnServer({ SHUTDOWN_GRACE_MS: "3000" });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    try {
+      const warm = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => postJson(agent, server.url, request(firmId, 1_000 + i))),
+      );
+      expect(warm).toEqual(Array(16).fill(200));
+      await sleep(2_000);
+      // The proxy does not know about the signal: it keeps picking idle pooled connections, one every 25 ms.
+      const exited = server.stop("SIGTERM");
+      const outcomes: Promise<number | string>[] = [];
+      for (let i = 0; i < 16; i++) {
+        outcomes.push(postJson(agent, server.url, request(firmId, i)));
+        await sleep(25);
+      }
+      const results = await Promise.all(outcomes);
+      const tally: Record<string, number> = {};
+      for (const outcome of results) tally[outcome] = (tally[outcome] ?? 0) + 1;
+      console.info(
+        `16 requests on idle pooled connections in the 400 ms after SIGTERM: ${JSON.stringify(tally)}`,
+      );
+      expect(await exited).toBe(0);
+      // Each request went out on an open pooled connection: it must be answered, never reset.
+      expect(results.filter((o) => o !== 200 && o !== 503)).toEqual([]);
+      const ok = results.flatMap((o, i) => (o === 200 ? [i] : []));
+      expect(ok.length).toBeGreaterThan(0);
+      const stored = await storedTrackingIds(firmId);
+      expect(ok.filter((i) => !stored.has(`T${i}`))).toEqual([]);
+    } finally {
+      agent.destroy();
+      await server.stop();
+    }
+  });
+
   it("answers a request on a connection accepted before the signal that had sent nothing yet", async () => {
     const firmId = uniqueFirm("unrouted");
     const server = await spawnServer({ SHUTDOWN_GRACE_MS: "3000" });
