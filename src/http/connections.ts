@@ -85,7 +85,9 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
     },
     track(request, response) {
       inFlight++;
-      const state = request.httpVersionMajor === 1 ? sockets.get(request.socket as net.Socket) : undefined;
+      // Kept here: the request lets go of its socket when it closes.
+      const socket = request.socket as net.Socket;
+      const state = request.httpVersionMajor === 1 ? sockets.get(socket) : undefined;
       if (state) state.busy++;
       // Closing the socket after this response is the only race-free way to end an HTTP/1.1 keep-alive
       // connection: closing an idle one can cross a request the client is sending, which it sees as a reset.
@@ -98,7 +100,7 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
         inFlight--;
         if (state && --state.busy === 0) {
           state.idleSince = Date.now();
-          state.readAtIdle = (request.socket as net.Socket).bytesRead;
+          state.readAtIdle = socket.bytesRead;
         }
       });
     },
@@ -125,24 +127,20 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
 
 /**
  * Ends an HTTP/2 session without refusing a stream the client has already sent (RFC 9113 section 6.8): GOAWAY
- * with the largest stream id (no new streams, please), then, once the client has had a round trip to see it,
- * the real GOAWAY, after which the session closes when its streams finish. The round trip is over when the
- * client answers a PING, sends its own GOAWAY or closes its side; Node's client does none of these after a
- * GOAWAY, so after FINAL_GOAWAY_AFTER_MS (Go's net/http waits one second too) the final GOAWAY goes anyway.
+ * with the largest stream id (no new streams, please), then, FINAL_GOAWAY_AFTER_MS later, the real GOAWAY, after
+ * which the session closes when its streams finish. A PING answer does not prove the round trip is over with
+ * nghttp2 clients (Node's, curl's): they send a PING ACK ahead of stream HEADERS already queued, and Node's client
+ * stops answering PINGs after a GOAWAY; a fixed second, as Go's net/http waits, covers any client's round trip.
  */
 export function goAway(session: http2.ServerHttp2Session): void {
   if (session.closed || session.destroyed) return;
-  let timer: NodeJS.Timeout | undefined;
   const finish = () => {
-    clearTimeout(timer);
     if (!session.closed && !session.destroyed) session.close();
   };
   try {
     session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
-    session.once("goaway", finish);
-    session.socket.once("end", finish);
-    if (!session.ping(finish)) finish();
-    timer = setTimeout(finish, FINAL_GOAWAY_AFTER_MS);
+    const timer = setTimeout(finish, FINAL_GOAWAY_AFTER_MS);
+    session.once("close", () => clearTimeout(timer));
   } catch {
     finish();
   }

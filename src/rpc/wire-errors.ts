@@ -12,7 +12,7 @@ const JSON_UNKNOWN_FIELD = /^cannot decode message [\w.]+ from JSON: key "(.*)" 
 // connect-es names its own option in a size refusal: "message size 70000 is larger than configured
 // readMaxBytes 65536" (or "... after decompression"), which means nothing to the service's callers.
 const READ_MAX_BYTES =
-  /^message (?:size (\d+) )?is larger than configured readMaxBytes (\d+)( after decompression)?$/;
+  /^message (?:size (?:(\d+) )?)?is larger than configured readMaxBytes (\d+)( after decompression)?$/;
 // A misspelt key is echoed back so the caller can find it, but cut: it is unvalidated input.
 const MAX_ECHOED_KEY = 100;
 const GRPC_INVALID_ARGUMENT = "3";
