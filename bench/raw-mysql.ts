@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from "mysql2/promise";
 import { newContactId } from "../src/contacts/contact-id.js";
+import { emailKeyColumnValue } from "../src/db/columns.js";
 import { parseDatabaseUrl } from "../src/db/database.js";
 import { DATA_FIELD_NAMES, seedRequest, type UpsertRequest, type WorkloadShape } from "./workload.js";
 
@@ -40,7 +41,7 @@ type Query = (sql: string, values?: unknown[]) => Promise<RowDataPacket[]>;
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const DATA_COLUMNS = DATA_FIELD_NAMES.map((field) => [field, snake(field)] as const);
-const INSERT_SQL = `INSERT INTO contacts (id, firm_id, tracking_id, email, ${DATA_COLUMNS.map(([, c]) => c).join(", ")}, create_time, update_time) VALUES (?)`;
+const INSERT_SQL = `INSERT INTO contacts (id, firm_id, tracking_id, email, ${DATA_COLUMNS.map(([, c]) => c).join(", ")}, create_time, update_time, email_key) VALUES (?)`;
 
 async function upsertInTransaction(query: Query, request: UpsertRequest): Promise<"created" | "updated"> {
   const { firmId, trackingId, email } = request;
@@ -51,13 +52,16 @@ async function upsertInTransaction(query: Query, request: UpsertRequest): Promis
       trackingId,
     ]);
     if (stored === undefined) {
-      const [taken] = await query("SELECT id FROM contacts WHERE firm_id = ? AND email = ?", [firmId, email]);
+      const [taken] = await query("SELECT id FROM contacts WHERE firm_id = ? AND email_key = ?", [
+        firmId,
+        emailKeyColumnValue(email),
+      ]);
       if (taken !== undefined) throw new Error("email taken: the workload should never produce this");
     }
   } else {
-    [stored] = await query("SELECT * FROM contacts WHERE firm_id = ? AND email = ? FOR UPDATE", [
+    [stored] = await query("SELECT * FROM contacts WHERE firm_id = ? AND email_key = ? FOR UPDATE", [
       firmId,
-      email,
+      emailKeyColumnValue(email),
     ]);
   }
   const now = new Date();
@@ -86,6 +90,7 @@ function insertRow(request: UpsertRequest, now: Date, id = newContactId(now.getT
     ...DATA_COLUMNS.map(([field]) => request[field]),
     now,
     now,
+    emailKeyColumnValue(request.email),
   ];
 }
 

@@ -10,7 +10,8 @@ export interface ContactStore {
   /**
    * Reads the contacts the upsert's keys point at, locking the one it may update until the transaction ends:
    * by tracking id when the input has one (and then, only if none matched, by email without a lock, to detect
-   * a taken email), otherwise by email, ignoring letter case.
+   * a taken email), otherwise by email. Emails are compared by their emailKey(): ignoring letter case, width and
+   * normalisation, nothing else.
    */
   findUpsertCandidates(input: UpsertInput): Promise<UpsertCandidates>;
   /**

@@ -13,9 +13,15 @@ export interface UpsertOutcome {
   readonly contact: Contact;
   /** The key that located the updated contact; absent when one was created. */
   readonly matchedBy?: MatchKey;
-  /** Data fields whose value changed (on create: those given a value). */
-  readonly changed: readonly DataField[];
+  /**
+   * The fields the call changed, in contract order: on create every field given a value (the keys included), on
+   * update the data fields whose stored value changed; empty when nothing changed.
+   */
+  readonly changed: readonly ChangedField[];
 }
+
+/** A contact field an upsert can set. */
+export type ChangedField = "trackingId" | "email" | DataField;
 
 export interface UpsertContactDeps {
   readonly transact: Transact;
@@ -42,7 +48,7 @@ export function upsertContact(deps: UpsertContactDeps) {
         case "create": {
           const contact = newContact(input, newId(), now());
           await store.insert(contact);
-          return { result: "created", contact, changed: DATA_FIELDS.filter((f) => contact[f] !== null) };
+          return { result: "created", contact, changed: fieldsWithValue(contact) };
         }
         case "update": {
           const { contact, changed } = applyUpsert(decision.contact, input, now());
@@ -52,6 +58,12 @@ export function upsertContact(deps: UpsertContactDeps) {
       }
     }, signal);
   };
+}
+
+const SETTABLE_FIELDS: readonly ChangedField[] = ["trackingId", "email", ...DATA_FIELDS];
+
+function fieldsWithValue(contact: Contact): ChangedField[] {
+  return SETTABLE_FIELDS.filter((field) => contact[field] !== null);
 }
 
 function rejectionError(rejection: UpsertRejection): Error {

@@ -2,7 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { ContactService } from "../../gen/contacts/v1/contact_service_pb.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
-import { contactToProto, UPSERT_RESULT, upsertRequestFromProto } from "./convert.js";
+import { upsertRequestFromProto, upsertResponseToProto } from "./convert.js";
 
 /** The use cases the ContactService handlers call. */
 export interface ContactUseCases {
@@ -19,7 +19,7 @@ export function contactServiceHandlers(
   return {
     async upsertContact(request, context) {
       const outcome = await useCases.upsertContact(upsertRequestFromProto(request), context.signal);
-      return { contact: contactToProto(outcome.contact), result: UPSERT_RESULT[outcome.result] };
+      return upsertResponseToProto(outcome);
     },
   };
 }

@@ -1,6 +1,11 @@
 import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  RetryInfoSchema,
+} from "../../gen-deps/google/rpc/error_details_pb.js";
 import { ConflictError, ContentionError, UnavailableError, ValidationError } from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
 
@@ -35,9 +40,28 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
         },
       ]),
   ],
-  [ContentionError, (error: ContentionError) => new ConnectError(error.message, Code.Aborted)],
-  [UnavailableError, (error: UnavailableError) => new ConnectError(error.message, Code.Unavailable)],
+  [
+    ContentionError,
+    (error: ContentionError) => retryable(error.message, Code.Aborted, RETRY_DELAY_MS.contention),
+  ],
+  [
+    UnavailableError,
+    (error: UnavailableError) => retryable(error.message, Code.Unavailable, RETRY_DELAY_MS.unavailable),
+  ],
 ];
+
+/**
+ * The delay a retryable failure suggests (google.rpc.RetryInfo): a lost race clears as soon as the other writer
+ * commits; a database that cannot be reached needs longer, and every client hammering it would not help.
+ */
+export const RETRY_DELAY_MS = Object.freeze({ contention: 50, unavailable: 1_000, overload: 250 });
+
+/** A failure the caller may retry as it is, with a google.rpc.RetryInfo detail suggesting when. */
+export function retryable(message: string, code: Code, delayMs: number): ConnectError {
+  return new ConnectError(message, code, undefined, [
+    { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(delayMs) }) },
+  ]);
+}
 
 /** Maps any error a handler throws to the ConnectError the client sees. Unknown errors never leak their text. */
 export function toConnectError(

@@ -183,13 +183,14 @@ describe("the reflection protocol", () => {
       expect(fileNames(bySymbol as ServerReflectionResponse)).toEqual([
         "contacts/v1/contact_service.proto",
         "contacts/v1/contact.proto",
+        "google/protobuf/field_mask.proto",
         "google/protobuf/timestamp.proto",
-      ]);
-      expect(fileNames(byMethod as ServerReflectionResponse)).toEqual(["health/v1/health.proto"]);
-      expect(fileNames(byName as ServerReflectionResponse)).toEqual([
         "google/rpc/status.proto",
         "google/protobuf/any.proto",
       ]);
+      expect(fileNames(byMethod as ServerReflectionResponse)).toEqual(["health/v1/health.proto"]);
+      // Sent already as a dependency of the contract (BatchUpsertContactsResult carries a google.rpc.Status).
+      expect(fileNames(byName as ServerReflectionResponse)).toEqual(["google/rpc/status.proto"]);
       // Already sent on this stream: the file itself comes again, its dependencies do not.
       expect(fileNames(again as ServerReflectionResponse)).toEqual(["contacts/v1/contact.proto"]);
       expect(extension?.messageResponse).toMatchObject({

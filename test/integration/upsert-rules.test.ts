@@ -624,8 +624,9 @@ describe.each(CLIENTS)("UpsertContact over $name", ({ name, connect }) => {
       const request: Record<string, string> = {
         firmId,
         trackingId: emoji.repeat(MAX_LENGTH.trackingId),
-        // Mathematical script letters are letters outside the Basic Multilingual Plane: 4 bytes in UTF-8.
-        email: `${"𝓪".repeat(64)}@${"𝓫".repeat(63)}.${"𝓬".repeat(63)}.${"𝓭".repeat(57)}.𝓮𝓯𝓰`,
+        // Deseret letters are cased letters outside the Basic Multilingual Plane: 4 bytes in UTF-8, and their
+        // key (case folded) is 4 bytes a letter too.
+        email: `${"𐐀".repeat(64)}@${"𐐁".repeat(63)}.${"𐐂".repeat(63)}.${"𐐃".repeat(57)}.𐐄𐐅𐐆`,
         firstName: emoji.repeat(MAX_LENGTH.firstName),
         lastName: emoji.repeat(MAX_LENGTH.lastName),
       };

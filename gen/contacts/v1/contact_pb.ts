@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file contacts/v1/contact.proto.
  */
 export const file_contacts_v1_contact: GenFile = /*@__PURE__*/
-  fileDesc("Chljb250YWN0cy92MS9jb250YWN0LnByb3RvEgtjb250YWN0cy52MSLYBAoHQ29udGFjdBIKCgJpZBgBIAEoCRIPCgdmaXJtX2lkGAIgASgJEhgKC3RyYWNraW5nX2lkGAMgASgJSACIAQESDQoFZW1haWwYBCABKAkSEgoKZmlyc3RfbmFtZRgFIAEoCRIRCglsYXN0X25hbWUYBiABKAkSEgoFcGhvbmUYByABKAlIAYgBARIUCgdjb21wYW55GAggASgJSAKIAQESEgoFdGl0bGUYCSABKAlIA4gBARIUCgdjb3VudHJ5GAogASgJSASIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCyABKAlIBYgBARIRCgRjaXR5GAwgASgJSAaIAQESEgoFc3RhdGUYDSABKAlIB4gBARIVCgh6aXBfY29kZRgOIAEoCUgIiAEBEhMKBnByZWZpeBgPIAEoCUgJiAEBEhMKBnN1ZmZpeBgQIAEoCUgKiAEBEhEKBG5vdGUYESABKAlIC4gBARIvCgtjcmVhdGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg4KDF90cmFja2luZ19pZEIICgZfcGhvbmVCCgoIX2NvbXBhbnlCCAoGX3RpdGxlQgoKCF9jb3VudHJ5QhQKEl9udW1iZXJfYW5kX3N0cmVldEIHCgVfY2l0eUIICgZfc3RhdGVCCwoJX3ppcF9jb2RlQgkKB19wcmVmaXhCCQoHX3N1ZmZpeEIHCgVfbm90ZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chljb250YWN0cy92MS9jb250YWN0LnByb3RvEgtjb250YWN0cy52MSK8BQoHQ29udGFjdBIKCgJpZBgBIAEoCRIPCgdmaXJtX2lkGAIgASgJEhgKC3RyYWNraW5nX2lkGAMgASgJSACIAQESDQoFZW1haWwYBCABKAkSEgoKZmlyc3RfbmFtZRgFIAEoCRIRCglsYXN0X25hbWUYBiABKAkSEgoFcGhvbmUYByABKAlIAYgBARIUCgdjb21wYW55GAggASgJSAKIAQESEgoFdGl0bGUYCSABKAlIA4gBARIUCgdjb3VudHJ5GAogASgJSASIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCyABKAlIBYgBARIRCgRjaXR5GAwgASgJSAaIAQESEgoFc3RhdGUYDSABKAlIB4gBARIVCgh6aXBfY29kZRgOIAEoCUgIiAEBEhMKBnByZWZpeBgPIAEoCUgJiAEBEhMKBnN1ZmZpeBgQIAEoCUgKiAEBEhEKBG5vdGUYESABKAlIC4gBARIvCgtjcmVhdGVfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNsaWVudF9pZHMYFCADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGBUgAygJEi8KC2RlbGV0ZV90aW1lGBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIOCgxfdHJhY2tpbmdfaWRCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A person a firm keeps in its contact book, as stored.
@@ -45,9 +45,12 @@ export type Contact = Message<"contacts.v1.Contact"> & {
   trackingId?: string | undefined;
 
   /**
-   * Email address, unique within the firm ignoring letter case (accents and other marks do count:
-   * "josé@example.com" and "jose@example.com" are two contacts). Stored with the letter case it was created
-   * with; UpsertContact never changes it.
+   * Email address, unique within the firm ignoring letter case and nothing else: two emails are one contact
+   * when they are equal after Unicode normalisation to NFC, mapping full-width and half-width forms to normal
+   * width (as RFC 8265 does) and Unicode simple case folding (CaseFolding.txt statuses C and S). So
+   * "ANN@EXAMPLE.COM" = "ann@example.com", "JOSÉ" = "josé", "é" = "e" + U+0301, "ẞ" = "ß", "ｊｏｈｎ" = "john";
+   * and "ß" ≠ "ss", "é" ≠ "e", "ı" ≠ "i", "١" ≠ "1", Cyrillic "а" ≠ Latin "a". Stored exactly as first sent
+   * (trimmed); UpsertContact never changes it.
    *
    * @generated from field: string email = 4;
    */
@@ -157,6 +160,30 @@ export type Contact = Message<"contacts.v1.Contact"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 19;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The clients this contact is assigned to (AssignContact / UnassignContact), sorted, without
+   * duplicates. Never changed by UpsertContact or UpdateContact.
+   *
+   * @generated from field: repeated string client_ids = 20;
+   */
+  clientIds: string[];
+
+  /**
+   * Output only. The investment entities this contact is assigned to, sorted, without duplicates. Never changed by
+   * UpsertContact or UpdateContact.
+   *
+   * @generated from field: repeated string investment_entity_ids = 21;
+   */
+  investmentEntityIds: string[];
+
+  /**
+   * Output only. When the contact was deleted. Set only on deleted contacts, which only ListContacts with
+   * `show_deleted` returns.
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 22;
+   */
+  deleteTime?: Timestamp | undefined;
 };
 
 /**

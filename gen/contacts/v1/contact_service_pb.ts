@@ -6,13 +6,17 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Contact } from "./contact_pb.js";
 import { file_contacts_v1_contact } from "./contact_pb.js";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../../gen-deps/google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../../gen-deps/google/rpc/status_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file contacts/v1/contact_service.proto.
  */
 export const file_contacts_v1_contact_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIq0EChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGUiaQoVVXBzZXJ0Q29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0EikKBnJlc3VsdBgCIAEoDjIZLmNvbnRhY3RzLnYxLlVwc2VydFJlc3VsdCpjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACMm0KDkNvbnRhY3RTZXJ2aWNlElsKDVVwc2VydENvbnRhY3QSIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBoiLmNvbnRhY3RzLnYxLlVwc2VydENvbnRhY3RSZXNwb25zZSIDkAICYgZwcm90bzM", [file_contacts_v1_contact]);
+  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIq0EChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGUiyAEKFVVwc2VydENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdBIpCgZyZXN1bHQYAiABKA4yGS5jb250YWN0cy52MS5VcHNlcnRSZXN1bHQSKQoKbWF0Y2hlZF9ieRgDIAEoDjIVLmNvbnRhY3RzLnYxLk1hdGNoS2V5EjIKDmNoYW5nZWRfZmllbGRzGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChFHZXRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIjsKEkdldENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCKWAQoTTGlzdENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNob3dfZGVsZXRlZBgFIAEoCCJXChRMaXN0Q29udGFjdHNSZXNwb25zZRImCghjb250YWN0cxgBIAMoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KFFVwZGF0ZUNvbnRhY3RSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSJQoHY29udGFjdBgCIAEoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFVVwZGF0ZUNvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCIzChREZWxldGVDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIhcKFURlbGV0ZUNvbnRhY3RSZXNwb25zZSJuChRBc3NpZ25Db250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEgoKY2xpZW50X2lkcxgDIAMoCRIdChVpbnZlc3RtZW50X2VudGl0eV9pZHMYBCADKAkiPgoVQXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0InAKFlVuYXNzaWduQ29udGFjdFJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhIKCmNsaWVudF9pZHMYAyADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGAQgAygJIkAKF1VuYXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0IncKGkJhdGNoVXBzZXJ0Q29udGFjdHNSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSMwoIcmVxdWVzdHMYAiADKAsyIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBITCgthbGxfb3Jfbm9uZRgDIAEoCCJWChtCYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2USNwoHcmVzdWx0cxgBIAMoCzImLmNvbnRhY3RzLnYxLkJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQigwEKGUJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQSNgoIcmVzcG9uc2UYASABKAsyIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSpVCghNYXRjaEtleRIZChVNQVRDSF9LRVlfVU5TUEVDSUZJRUQQABIZChVNQVRDSF9LRVlfVFJBQ0tJTkdfSUQQARITCg9NQVRDSF9LRVlfRU1BSUwQAipjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACMoQGCg5Db250YWN0U2VydmljZRJbCg1VcHNlcnRDb250YWN0EiEuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2UiA5ACAhJSCgpHZXRDb250YWN0Eh4uY29udGFjdHMudjEuR2V0Q29udGFjdFJlcXVlc3QaHy5jb250YWN0cy52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACARJYCgxMaXN0Q29udGFjdHMSIC5jb250YWN0cy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GiEuY29udGFjdHMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiA5ACARJbCg1VcGRhdGVDb250YWN0EiEuY29udGFjdHMudjEuVXBkYXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcGRhdGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1EZWxldGVDb250YWN0EiEuY29udGFjdHMudjEuRGVsZXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5EZWxldGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1Bc3NpZ25Db250YWN0EiEuY29udGFjdHMudjEuQXNzaWduQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5Bc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJhCg9VbmFzc2lnbkNvbnRhY3QSIy5jb250YWN0cy52MS5VbmFzc2lnbkNvbnRhY3RSZXF1ZXN0GiQuY29udGFjdHMudjEuVW5hc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJtChNCYXRjaFVwc2VydENvbnRhY3RzEicuY29udGFjdHMudjEuQmF0Y2hVcHNlcnRDb250YWN0c1JlcXVlc3QaKC5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_contacts_v1_contact, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * Input of UpsertContact. Every string is trimmed of surrounding whitespace first; "required" means present and
@@ -41,6 +45,13 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * Required to create a contact; not empty when present. At most 254 characters, a valid address
    * (local-part@domain, local part at most 64 characters, internationalised addresses allowed). The match key
    * when `tracking_id` is absent; ignored on update (the stored email is never changed by upsert).
+   * Two emails are one contact when they are equal after NFC normalisation, mapping full-width and half-width
+   * forms to normal width (RFC 8265) and Unicode simple case folding (CaseFolding.txt C and S): "ANN@EXAMPLE.COM"
+   * = "ann@example.com", "é" = "e" + U+0301, "ẞ" = "ß", "ｊｏｈｎ" = "john"; "ß" ≠ "ss", "é" ≠ "e", "ı" ≠ "i",
+   * "١" ≠ "1", Cyrillic "а" ≠ Latin "a". INVALID_ARGUMENT when it holds a default-ignorable code point (soft
+   * hyphen, zero-width characters, joiners, variation selectors, bidi controls...) or a compatibility character
+   * other than a width variant (ligatures such as "ﬁ", circled "①", superscripts "¹", subscripts, mathematical
+   * letters "𝐚", Roman numerals "Ⅰ": any character NFKC changes once widths are mapped).
    *
    * @generated from field: optional string email = 3;
    */
@@ -167,6 +178,23 @@ export type UpsertContactResponse = Message<"contacts.v1.UpsertContactResponse">
    * @generated from field: contacts.v1.UpsertResult result = 2;
    */
   result: UpsertResult;
+
+  /**
+   * Which key located the updated contact: MATCH_KEY_TRACKING_ID or MATCH_KEY_EMAIL; MATCH_KEY_UNSPECIFIED when the
+   * contact was created.
+   *
+   * @generated from field: contacts.v1.MatchKey matched_by = 3;
+   */
+  matchedBy: MatchKey;
+
+  /**
+   * The fields this call changed, by proto field name (in JSON, lowerCamelCase joined by commas): on create, every
+   * field given a value (`tracking_id` when sent, `email`, `first_name`, `last_name` and each optional field with a
+   * value); on update, the fields whose stored value changed; empty when nothing changed.
+   *
+   * @generated from field: google.protobuf.FieldMask changed_fields = 4;
+   */
+  changedFields?: FieldMask | undefined;
 };
 
 /**
@@ -175,6 +203,491 @@ export type UpsertContactResponse = Message<"contacts.v1.UpsertContactResponse">
  */
 export const UpsertContactResponseSchema: GenMessage<UpsertContactResponse> = /*@__PURE__*/
   messageDesc(file_contacts_v1_contact_service, 1);
+
+/**
+ * Input of GetContact.
+ *
+ * @generated from message contacts.v1.GetContactRequest
+ */
+export type GetContactRequest = Message<"contacts.v1.GetContactRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. The contact's id.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message contacts.v1.GetContactRequest.
+ * Use `create(GetContactRequestSchema)` to create a new message.
+ */
+export const GetContactRequestSchema: GenMessage<GetContactRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 2);
+
+/**
+ * Output of GetContact.
+ *
+ * @generated from message contacts.v1.GetContactResponse
+ */
+export type GetContactResponse = Message<"contacts.v1.GetContactResponse"> & {
+  /**
+   * The contact as stored.
+   *
+   * @generated from field: contacts.v1.Contact contact = 1;
+   */
+  contact?: Contact | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.GetContactResponse.
+ * Use `create(GetContactResponseSchema)` to create a new message.
+ */
+export const GetContactResponseSchema: GenMessage<GetContactResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 3);
+
+/**
+ * Input of ListContacts.
+ *
+ * @generated from message contacts.v1.ListContactsRequest
+ */
+export type ListContactsRequest = Message<"contacts.v1.ListContactsRequest"> & {
+  /**
+   * Required. The firm whose contacts are listed.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Contacts per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to continue; empty for the first page. Opaque and tamper-evident:
+   * a token that was altered, forged, or issued for another firm or other request parameters is INVALID_ARGUMENT
+   * naming `pageToken`.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only contacts whose `update_time` is strictly after this time. Absent: every contact.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_after = 4;
+   */
+  updatedAfter?: Timestamp | undefined;
+
+  /**
+   * Also return contacts deleted after `updated_after` (with `delete_time` set), so a sync can remove them.
+   *
+   * @generated from field: bool show_deleted = 5;
+   */
+  showDeleted: boolean;
+};
+
+/**
+ * Describes the message contacts.v1.ListContactsRequest.
+ * Use `create(ListContactsRequestSchema)` to create a new message.
+ */
+export const ListContactsRequestSchema: GenMessage<ListContactsRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 4);
+
+/**
+ * Output of ListContacts.
+ *
+ * @generated from message contacts.v1.ListContactsResponse
+ */
+export type ListContactsResponse = Message<"contacts.v1.ListContactsResponse"> & {
+  /**
+   * The page, ordered by (update_time, id).
+   *
+   * @generated from field: repeated contacts.v1.Contact contacts = 1;
+   */
+  contacts: Contact[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message contacts.v1.ListContactsResponse.
+ * Use `create(ListContactsResponseSchema)` to create a new message.
+ */
+export const ListContactsResponseSchema: GenMessage<ListContactsResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 5);
+
+/**
+ * Input of UpdateContact.
+ *
+ * @generated from message contacts.v1.UpdateContactRequest
+ */
+export type UpdateContactRequest = Message<"contacts.v1.UpdateContactRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. `id` names the contact to change; the fields named in `update_mask` carry the new values. Other
+   * fields are ignored.
+   *
+   * @generated from field: contacts.v1.Contact contact = 2;
+   */
+  contact?: Contact | undefined;
+
+  /**
+   * Required, not empty. The fields to change, by proto name (`first_name`) or JSON name (`firstName`): `email`,
+   * `tracking_id`, `first_name`, `last_name` and the optional contact fields. A named optional field that is unset
+   * or empty is cleared; `email`, `first_name` and `last_name` cannot be cleared. An unknown or output-only path
+   * is INVALID_ARGUMENT naming `updateMask`.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.UpdateContactRequest.
+ * Use `create(UpdateContactRequestSchema)` to create a new message.
+ */
+export const UpdateContactRequestSchema: GenMessage<UpdateContactRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 6);
+
+/**
+ * Output of UpdateContact.
+ *
+ * @generated from message contacts.v1.UpdateContactResponse
+ */
+export type UpdateContactResponse = Message<"contacts.v1.UpdateContactResponse"> & {
+  /**
+   * The contact as stored after the update.
+   *
+   * @generated from field: contacts.v1.Contact contact = 1;
+   */
+  contact?: Contact | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.UpdateContactResponse.
+ * Use `create(UpdateContactResponseSchema)` to create a new message.
+ */
+export const UpdateContactResponseSchema: GenMessage<UpdateContactResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 7);
+
+/**
+ * Input of DeleteContact.
+ *
+ * @generated from message contacts.v1.DeleteContactRequest
+ */
+export type DeleteContactRequest = Message<"contacts.v1.DeleteContactRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. The contact's id.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message contacts.v1.DeleteContactRequest.
+ * Use `create(DeleteContactRequestSchema)` to create a new message.
+ */
+export const DeleteContactRequestSchema: GenMessage<DeleteContactRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 8);
+
+/**
+ * Output of DeleteContact. Empty: the contact is gone.
+ *
+ * @generated from message contacts.v1.DeleteContactResponse
+ */
+export type DeleteContactResponse = Message<"contacts.v1.DeleteContactResponse"> & {
+};
+
+/**
+ * Describes the message contacts.v1.DeleteContactResponse.
+ * Use `create(DeleteContactResponseSchema)` to create a new message.
+ */
+export const DeleteContactResponseSchema: GenMessage<DeleteContactResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 9);
+
+/**
+ * Input of AssignContact.
+ *
+ * @generated from message contacts.v1.AssignContactRequest
+ */
+export type AssignContactRequest = Message<"contacts.v1.AssignContactRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. The contact to assign.
+   *
+   * @generated from field: string contact_id = 2;
+   */
+  contactId: string;
+
+  /**
+   * Client ids to add (opaque strings, 1 to 64 characters each).
+   *
+   * @generated from field: repeated string client_ids = 3;
+   */
+  clientIds: string[];
+
+  /**
+   * Investment-entity ids to add (opaque strings, 1 to 64 characters each).
+   *
+   * @generated from field: repeated string investment_entity_ids = 4;
+   */
+  investmentEntityIds: string[];
+};
+
+/**
+ * Describes the message contacts.v1.AssignContactRequest.
+ * Use `create(AssignContactRequestSchema)` to create a new message.
+ */
+export const AssignContactRequestSchema: GenMessage<AssignContactRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 10);
+
+/**
+ * Output of AssignContact.
+ *
+ * @generated from message contacts.v1.AssignContactResponse
+ */
+export type AssignContactResponse = Message<"contacts.v1.AssignContactResponse"> & {
+  /**
+   * The contact with its assignments after the call.
+   *
+   * @generated from field: contacts.v1.Contact contact = 1;
+   */
+  contact?: Contact | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.AssignContactResponse.
+ * Use `create(AssignContactResponseSchema)` to create a new message.
+ */
+export const AssignContactResponseSchema: GenMessage<AssignContactResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 11);
+
+/**
+ * Input of UnassignContact.
+ *
+ * @generated from message contacts.v1.UnassignContactRequest
+ */
+export type UnassignContactRequest = Message<"contacts.v1.UnassignContactRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. The contact to unassign.
+   *
+   * @generated from field: string contact_id = 2;
+   */
+  contactId: string;
+
+  /**
+   * Client ids to remove (opaque strings, 1 to 64 characters each).
+   *
+   * @generated from field: repeated string client_ids = 3;
+   */
+  clientIds: string[];
+
+  /**
+   * Investment-entity ids to remove (opaque strings, 1 to 64 characters each).
+   *
+   * @generated from field: repeated string investment_entity_ids = 4;
+   */
+  investmentEntityIds: string[];
+};
+
+/**
+ * Describes the message contacts.v1.UnassignContactRequest.
+ * Use `create(UnassignContactRequestSchema)` to create a new message.
+ */
+export const UnassignContactRequestSchema: GenMessage<UnassignContactRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 12);
+
+/**
+ * Output of UnassignContact.
+ *
+ * @generated from message contacts.v1.UnassignContactResponse
+ */
+export type UnassignContactResponse = Message<"contacts.v1.UnassignContactResponse"> & {
+  /**
+   * The contact with its assignments after the call.
+   *
+   * @generated from field: contacts.v1.Contact contact = 1;
+   */
+  contact?: Contact | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.UnassignContactResponse.
+ * Use `create(UnassignContactResponseSchema)` to create a new message.
+ */
+export const UnassignContactResponseSchema: GenMessage<UnassignContactResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 13);
+
+/**
+ * Input of BatchUpsertContacts.
+ *
+ * @generated from message contacts.v1.BatchUpsertContactsRequest
+ */
+export type BatchUpsertContactsRequest = Message<"contacts.v1.BatchUpsertContactsRequest"> & {
+  /**
+   * Required. The firm whose contact book is written.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * 1 to 1000 upserts, applied in order. Each item's own `firm_id` must be empty or equal to the batch's.
+   *
+   * @generated from field: repeated contacts.v1.UpsertContactRequest requests = 2;
+   */
+  requests: UpsertContactRequest[];
+
+  /**
+   * When true, any failing item means nothing is written: the failing items report their own error and every
+   * other item ABORTED.
+   *
+   * @generated from field: bool all_or_none = 3;
+   */
+  allOrNone: boolean;
+};
+
+/**
+ * Describes the message contacts.v1.BatchUpsertContactsRequest.
+ * Use `create(BatchUpsertContactsRequestSchema)` to create a new message.
+ */
+export const BatchUpsertContactsRequestSchema: GenMessage<BatchUpsertContactsRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 14);
+
+/**
+ * Output of BatchUpsertContacts.
+ *
+ * @generated from message contacts.v1.BatchUpsertContactsResponse
+ */
+export type BatchUpsertContactsResponse = Message<"contacts.v1.BatchUpsertContactsResponse"> & {
+  /**
+   * One result per request, in request order.
+   *
+   * @generated from field: repeated contacts.v1.BatchUpsertContactsResult results = 1;
+   */
+  results: BatchUpsertContactsResult[];
+};
+
+/**
+ * Describes the message contacts.v1.BatchUpsertContactsResponse.
+ * Use `create(BatchUpsertContactsResponseSchema)` to create a new message.
+ */
+export const BatchUpsertContactsResponseSchema: GenMessage<BatchUpsertContactsResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 15);
+
+/**
+ * The outcome of one item of a batch.
+ *
+ * @generated from message contacts.v1.BatchUpsertContactsResult
+ */
+export type BatchUpsertContactsResult = Message<"contacts.v1.BatchUpsertContactsResult"> & {
+  /**
+   * What the item did, or why it failed.
+   *
+   * @generated from oneof contacts.v1.BatchUpsertContactsResult.outcome
+   */
+  outcome: {
+    /**
+     * The item succeeded: exactly what UpsertContact would have answered.
+     *
+     * @generated from field: contacts.v1.UpsertContactResponse response = 1;
+     */
+    value: UpsertContactResponse;
+    case: "response";
+  } | {
+    /**
+     * The item failed: the code, message and details UpsertContact would have failed with.
+     *
+     * @generated from field: google.rpc.Status error = 2;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message contacts.v1.BatchUpsertContactsResult.
+ * Use `create(BatchUpsertContactsResultSchema)` to create a new message.
+ */
+export const BatchUpsertContactsResultSchema: GenMessage<BatchUpsertContactsResult> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 16);
+
+/**
+ * The key that located the contact an upsert updated.
+ *
+ * @generated from enum contacts.v1.MatchKey
+ */
+export enum MatchKey {
+  /**
+   * No key matched: the contact was created.
+   *
+   * @generated from enum value: MATCH_KEY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The request's tracking id matched the contact's.
+   *
+   * @generated from enum value: MATCH_KEY_TRACKING_ID = 1;
+   */
+  TRACKING_ID = 1,
+
+  /**
+   * The request had no tracking id, and its email matched the contact's.
+   *
+   * @generated from enum value: MATCH_KEY_EMAIL = 2;
+   */
+  EMAIL = 2,
+}
+
+/**
+ * Describes the enum contacts.v1.MatchKey.
+ */
+export const MatchKeySchema: GenEnum<MatchKey> = /*@__PURE__*/
+  enumDesc(file_contacts_v1_contact_service, 0);
 
 /**
  * What an upsert did.
@@ -209,7 +722,7 @@ export enum UpsertResult {
  * Describes the enum contacts.v1.UpsertResult.
  */
 export const UpsertResultSchema: GenEnum<UpsertResult> = /*@__PURE__*/
-  enumDesc(file_contacts_v1_contact_service, 0);
+  enumDesc(file_contacts_v1_contact_service, 1);
 
 /**
  * The contact book of each firm.
@@ -218,7 +731,11 @@ export const UpsertResultSchema: GenEnum<UpsertResult> = /*@__PURE__*/
  * - INVALID_ARGUMENT [400]: the request is malformed. The message names each offending field by its JSON name
  *   (for example "email: not a valid email address") and the error carries a google.rpc.BadRequest detail with
  *   one field violation per problem. Nothing was written.
- * - ALREADY_EXISTS [409]: the write would give the firm two contacts with one email. Nothing was written.
+ * - NOT_FOUND [404]: the contact named by id does not exist in the request's firm (or was deleted).
+ * - ALREADY_EXISTS [409]: the write would give the firm two contacts with one email or one tracking id. Nothing
+ *   was written. A google.rpc.ErrorInfo detail (domain "contacts.v1") gives the reason (EMAIL_TAKEN or
+ *   TRACKING_ID_TAKEN) and, in its metadata, the `field` and the `contactId` of the contact that holds the value.
+ * - FAILED_PRECONDITION [400]: the write would exceed a per-contact limit (AssignContact). Nothing was written.
  * - ABORTED [409]: the call lost a race with concurrent writes to the same contact more often than the server
  *   retries internally. Nothing was written; retrying the same call is safe.
  * - UNAVAILABLE [503]: the database cannot be reached. Nothing was written, or the write completed and a retry
@@ -246,8 +763,8 @@ export const ContactService: GenService<{
    * 1. `tracking_id` present: the contact with that Tracking ID is updated. If there is none, a contact is
    *    created with that Tracking ID; if the request's email already belongs to another contact of the firm,
    *    the call fails with ALREADY_EXISTS and nothing is written.
-   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case, is updated; if there
-   *    is none, a contact is created.
+   * 2. `tracking_id` absent: the contact whose email equals `email`, ignoring letter case (see `email` below),
+   *    is updated; if there is none, a contact is created.
    * 3. Neither present: INVALID_ARGUMENT.
    * 4. Both present: only `tracking_id` locates the contact. The email is not compared with the matched
    *    contact's, so a mismatch is not flagged.
@@ -263,6 +780,88 @@ export const ContactService: GenService<{
     methodKind: "unary";
     input: typeof UpsertContactRequestSchema;
     output: typeof UpsertContactResponseSchema;
+  },
+  /**
+   * Returns one contact of the firm by its id. NOT_FOUND if the firm has no live contact with that id.
+   *
+   * @generated from rpc contacts.v1.ContactService.GetContact
+   */
+  getContact: {
+    methodKind: "unary";
+    input: typeof GetContactRequestSchema;
+    output: typeof GetContactResponseSchema;
+  },
+  /**
+   * Lists the firm's contacts ordered by (update_time, id), oldest change first, for paging through the whole book
+   * and for incremental sync: pass the largest `update_time` seen as `updated_after` on the next pass, and every
+   * contact changed after it comes back, in its latest state, in that pass or the next (a contact may come back
+   * twice). With `show_deleted`, contacts deleted after `updated_after` come back once each, with `delete_time`
+   * set and `update_time` moved to the deletion.
+   *
+   * @generated from rpc contacts.v1.ContactService.ListContacts
+   */
+  listContacts: {
+    methodKind: "unary";
+    input: typeof ListContactsRequestSchema;
+    output: typeof ListContactsResponseSchema;
+  },
+  /**
+   * The regular update (AIP-134): changes exactly the fields named in `update_mask` of the contact `contact.id`.
+   * This is the only RPC that changes a contact's email or tracking id; both stay unique within the firm
+   * (ALREADY_EXISTS with an ErrorInfo naming the holder otherwise).
+   *
+   * @generated from rpc contacts.v1.ContactService.UpdateContact
+   */
+  updateContact: {
+    methodKind: "unary";
+    input: typeof UpdateContactRequestSchema;
+    output: typeof UpdateContactResponseSchema;
+  },
+  /**
+   * Deletes a contact. Its email and tracking id are free again at once: a later upsert with them creates a new
+   * contact with a new id. NOT_FOUND if the firm has no live contact with that id.
+   *
+   * @generated from rpc contacts.v1.ContactService.DeleteContact
+   */
+  deleteContact: {
+    methodKind: "unary";
+    input: typeof DeleteContactRequestSchema;
+    output: typeof DeleteContactResponseSchema;
+  },
+  /**
+   * Adds client and investment-entity assignments to a contact. Idempotent: ids already assigned are a success
+   * that changes nothing. FAILED_PRECONDITION if the contact would hold more than 1000 ids of one kind.
+   *
+   * @generated from rpc contacts.v1.ContactService.AssignContact
+   */
+  assignContact: {
+    methodKind: "unary";
+    input: typeof AssignContactRequestSchema;
+    output: typeof AssignContactResponseSchema;
+  },
+  /**
+   * Removes client and investment-entity assignments from a contact. Idempotent: ids not assigned are a success
+   * that changes nothing.
+   *
+   * @generated from rpc contacts.v1.ContactService.UnassignContact
+   */
+  unassignContact: {
+    methodKind: "unary";
+    input: typeof UnassignContactRequestSchema;
+    output: typeof UnassignContactResponseSchema;
+  },
+  /**
+   * Upserts up to 1000 contacts of one firm in one call. Each item follows exactly the rules of UpsertContact
+   * (validation, match rule, conflicts, error codes) and items that share a key are applied in order, as if sent
+   * one by one. By default a failing item does not stop the others; with `all_or_none`, any failing item means
+   * nothing is written. One result per request, in request order.
+   *
+   * @generated from rpc contacts.v1.ContactService.BatchUpsertContacts
+   */
+  batchUpsertContacts: {
+    methodKind: "unary";
+    input: typeof BatchUpsertContactsRequestSchema;
+    output: typeof BatchUpsertContactsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_contacts_v1_contact_service, 0);
