@@ -126,11 +126,13 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
 }
 
 /**
- * Ends an HTTP/2 session without refusing a stream the client has already sent (RFC 9113 section 6.8): GOAWAY
- * with the largest stream id (no new streams, please), then, FINAL_GOAWAY_AFTER_MS later, the real GOAWAY, after
- * which the session closes when its streams finish. A PING answer does not prove the round trip is over with
- * nghttp2 clients (Node's, curl's): they send a PING ACK ahead of stream HEADERS already queued, and Node's client
- * stops answering PINGs after a GOAWAY; a fixed second, as Go's net/http waits, covers any client's round trip.
+ * Ends an HTTP/2 session in two steps (RFC 9113 section 6.8): a GOAWAY with the largest stream id (no new
+ * streams, please), then, FINAL_GOAWAY_AFTER_MS later (Go's net/http waits a second too; a PING answer proves
+ * nothing with nghttp2 clients, which send it ahead of queued streams), the real GOAWAY, after which the session
+ * closes when its streams finish. Streams the client sent before it saw the first GOAWAY are served. A client
+ * built on nghttp2 (Node's, so connect-node) still refuses, locally and without sending them, the requests it had
+ * queued but not yet sent when a GOAWAY arrives: connect-node reports those as INTERNAL (REFUSED_STREAM); they
+ * were never processed and are safe to retry (grpc-js retries them by itself).
  */
 export function goAway(session: http2.ServerHttp2Session): void {
   if (session.closed || session.destroyed) return;
