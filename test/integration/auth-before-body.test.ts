@@ -115,12 +115,16 @@ describe("with API keys on, an unauthenticated call costs nothing, whatever its 
     flooding = false;
     const sent = (await Promise.all(senders)).reduce((a, b) => a + b, 0);
     const worst = (list: number[]) => Math.max(...list);
+    const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] as number;
     console.info(
-      `/healthz worst ${worst(quiet).toFixed(1)} ms quiet, ${worst(loaded).toFixed(1)} ms while ${sent} bombs were refused`,
+      `/healthz median ${median(quiet).toFixed(1)} ms quiet, ${median(loaded).toFixed(1)} ms (worst ${worst(loaded).toFixed(1)} ms) while ${sent} bombs were refused`,
     );
     expect(sent).toBeGreaterThan(8);
-    // With the body parsed before authentication, /healthz took about a second under this load.
-    expect(worst(loaded)).toBeLessThan(5 * worst(quiet) + 150);
+    // With the body parsed before authentication, /healthz took about a second under this load (up to 4 s on
+    // this machine); refused from the headers, it stays within a few times its quiet latency. The client
+    // generating the load shares the machine, hence the generous absolute allowance.
+    expect(median(loaded)).toBeLessThan(5 * median(quiet) + 300);
+    expect(worst(loaded)).toBeLessThan(2_000);
   });
 
   it("logs and counts the refused calls, and times every call from its arrival, reading included", async () => {
