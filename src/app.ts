@@ -1,4 +1,4 @@
-import { createAuthenticator, loadApiKeys } from "./auth/api-keys.js";
+import { createAuthenticator } from "./auth/api-keys.js";
 import type { Config } from "./config.js";
 import { changeAssignments } from "./contacts/assign-contact.js";
 import { deleteContact } from "./contacts/delete-contact.js";
@@ -39,8 +39,8 @@ export interface AppHooks {
  * tests, so tests run exactly what production runs.
  */
 export async function startApp(config: Config, logger: Logger, hooks: AppHooks = {}): Promise<App> {
-  // Before the database: a bad keys file should stop the process without touching anything.
-  const keys = config.apiKeysFile === undefined ? undefined : await loadApiKeys(config.apiKeysFile);
+  // Read and checked by loadConfig, so a bad keys file stops the process before anything is touched.
+  const keys = config.apiKeys;
   const authenticate = keys && createAuthenticator(keys);
   const database = await openDatabase({
     url: config.databaseUrl,

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 
 /** Every setting of the service, read from the environment once at startup. */
@@ -22,6 +24,12 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** JSON file of API keys (name, token SHA-256, firms); when set, ContactService calls need a bearer token. */
   readonly apiKeysFile: string | undefined;
+  /** The keys read from API_KEYS_FILE, checked at startup; undefined when it is not set. */
+  readonly apiKeys: readonly ApiKey[] | undefined;
+  /** HTTP/2 streams one connection may have open at once, advertised as SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxConcurrentStreams: number;
+  /** An HTTP/2 connection without traffic this long gets GOAWAY, which also ends its Health/Watch streams. */
+  readonly idleTimeoutMs: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
   /** Days a deleted contact's tombstone is kept for ListContacts' show_deleted before it is purged. */
@@ -82,6 +90,10 @@ export function loadConfig(env: Env): Config {
     }),
     corsOrigins: read("CORS_ORIGINS", [], origins),
     apiKeysFile: read<string | undefined>("API_KEYS_FILE", undefined, (raw) => raw),
+    apiKeys: read<readonly ApiKey[] | undefined>("API_KEYS_FILE", undefined, readApiKeys),
+    // grpc-go's default; enough for any client's concurrency on one connection.
+    maxConcurrentStreams: read("MAX_CONCURRENT_STREAMS", 100, integer(1, 10_000)),
+    idleTimeoutMs: read("IDLE_TIMEOUT_MS", 120_000, integer(1_000, 3_600_000)),
     authDisabled: read("AUTH", false, (raw) => {
       if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
       return raw === "disabled";
@@ -113,6 +125,17 @@ export function loadConfig(env: Env): Config {
           dbQueueTimeoutMs: Math.min(config.dbQueueTimeoutMs, Math.floor(config.maxTimeoutMs / 2)),
         },
   );
+}
+
+/** Reads and checks the API keys file, so its problems are reported with every other bad setting. */
+function readApiKeys(path: string): readonly ApiKey[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return Object.freeze(parseApiKeys(text));
 }
 
 /** True for addresses only this machine can reach. */

@@ -198,8 +198,22 @@ describe("startup without API keys", () => {
   it("stops with a message naming the file when API_KEYS_FILE is bad", async () => {
     const bad = join(await tempDir(), "bad.json");
     await writeFile(bad, JSON.stringify([{ name: "x", sha256: "short", firms: ["a"] }]));
-    const result = await start({ API_KEYS_FILE: bad });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`API_KEYS_FILE ${bad} [0].sha256 must be`);
+    const result = await start({ API_KEYS_FILE: bad, PORT: "x" });
+    // One configuration message naming every bad setting, the keys file among them, and no stack trace.
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("contacts: invalid configuration: PORT=");
+    expect(result.stderr).toContain(`API_KEYS_FILE=${JSON.stringify(bad)} [0].sha256 must be`);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses to start when API_KEYS_FILE holds no keys, which would refuse every call", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "contacts-keys-"));
+    const empty = join(dir, "empty.json");
+    await writeFile(empty, "[]");
+    const result = await start({ API_KEYS_FILE: empty });
+    await rm(dir, { recursive: true, force: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`API_KEYS_FILE=${JSON.stringify(empty)} holds no keys`);
   });
 });

@@ -1,5 +1,23 @@
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+
+// API_KEYS_FILE is read and checked by loadConfig: the tests write their keys files here.
+const keysDir = mkdtempSync(join(tmpdir(), "contacts-config-"));
+afterAll(() => rmSync(keysDir, { recursive: true, force: true }));
+function keysFile(name: string, content: string): string {
+  const path = join(keysDir, name);
+  writeFileSync(path, content);
+  return path;
+}
+const goodKeys = () =>
+  keysFile(
+    "keys.json",
+    JSON.stringify([{ name: "crm", sha256: createHash("sha256").update("t").digest("hex"), firms: ["*"] }]),
+  );
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -28,6 +46,8 @@ describe("loadConfig", () => {
     logLevel: "info",
     corsOrigins: [],
     authDisabled: false,
+    maxConcurrentStreams: 100,
+    idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
   };
 
@@ -63,10 +83,13 @@ describe("loadConfig", () => {
         SHUTDOWN_GRACE_MS: "0",
         REQUEST_READ_TIMEOUT_MS: "2000",
         LOG_LEVEL: "debug",
+        API_KEYS_FILE: goodKeys(),
+        MAX_CONCURRENT_STREAMS: "7",
+        IDLE_TIMEOUT_MS: "5000",
         API_KEYS_FILE: "/etc/contacts/keys.json",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
       }),
-    ).toEqual({
+    ).toMatchObject({
       host: "0.0.0.0",
       port: 9090,
       databaseUrl: "mariadb://app:pw@db.internal:3307/contacts_prod",
@@ -81,8 +104,34 @@ describe("loadConfig", () => {
       requestReadTimeoutMs: 2_000,
       logLevel: "debug",
       corsOrigins: [],
-      apiKeysFile: "/etc/contacts/keys.json",
+      apiKeysFile: join(keysDir, "keys.json"),
+      apiKeys: [expect.objectContaining({ name: "crm", firms: ["*"] })],
       authDisabled: false,
+      maxConcurrentStreams: 7,
+      idleTimeoutMs: 5_000,
+    });
+  });
+
+  describe("API_KEYS_FILE", () => {
+    it("holding no keys refuses to start: a server refusing every call would be silent", () => {
+      const path = keysFile("empty.json", "[]");
+      expect(configError({ API_KEYS_FILE: path }).problems).toEqual([
+        `API_KEYS_FILE=${JSON.stringify(path)} holds no keys: list at least one, or unset API_KEYS_FILE`,
+      ]);
+    });
+
+    it("reports its problems in the one message with every other bad setting", () => {
+      const path = keysFile("bad.json", JSON.stringify([{ name: "", sha256: "x", firms: [] }]));
+      const missing = join(keysDir, "missing.json");
+      const error = configError({ API_KEYS_FILE: path, PORT: "x" });
+      expect(error.problems.map((problem) => problem.split("=")[0])).toEqual(["PORT", "API_KEYS_FILE"]);
+      expect(error.message).toMatch(/\[0\]\.name must be.*\[0\]\.sha256 must be.*\[0\]\.firms must be/);
+      expect(configError({ API_KEYS_FILE: missing }).problems).toEqual([
+        `API_KEYS_FILE=${JSON.stringify(missing)} cannot be read: ENOENT`,
+      ]);
+      expect(configError({ API_KEYS_FILE: keysFile("text.json", "not json") }).message).toMatch(
+        /API_KEYS_FILE=.* is not JSON/,
+      );
       tombstoneRetentionDays: 7,
     });
   });
@@ -139,6 +188,8 @@ describe("loadConfig", () => {
     ["MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 67108864"],
     ["MAX_TIMEOUT_MS", "600001", "must be a whole number from 100 to 600000"],
     ["SHUTDOWN_GRACE_MS", "ten", "must be a whole number from 0 to 600000"],
+    ["MAX_CONCURRENT_STREAMS", "0", "must be a whole number from 1 to 10000"],
+    ["IDLE_TIMEOUT_MS", "999", "must be a whole number from 1000 to 3600000"],
     ["TOMBSTONE_RETENTION_DAYS", "0", "must be a whole number from 1 to 36500"],
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
