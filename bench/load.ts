@@ -9,6 +9,7 @@ import {
   BatchUpsertContactsResponseSchema,
   ContactService,
   UpsertContactRequestSchema,
+  type UpsertContactResponse,
   UpsertContactResponseSchema,
   UpsertResult,
 } from "../gen/contacts/v1/contact_service_pb.js";
@@ -22,8 +23,13 @@ import { type Op, type OpKind, prng, type UpsertRequest, workload } from "./work
 // "stop".
 
 type Answer = "created" | "updated";
+/** What a call answered: the result, and the first name of the contact it returned (RPC targets only). */
+interface Reply {
+  readonly answer: Answer;
+  readonly firstName?: string;
+}
 interface Caller {
-  call(request: UpsertRequest): Promise<Answer>;
+  call(request: UpsertRequest): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -44,7 +50,7 @@ function grpcCaller(url: string, timeoutMs: number): Caller {
           new grpc.Metadata(),
           { deadline: Date.now() + timeoutMs },
           (error, response) =>
-            error || !response ? reject(error) : resolve(answer(response.result === UpsertResult.CREATED)),
+            error || !response ? reject(error ?? new Error("no response")) : resolve(reply(response)),
         );
       }),
     close: async () => client.close(),
@@ -63,8 +69,7 @@ function connectJsonCaller(url: string, concurrency: number, timeoutMs: number):
   const client = createClient(ContactService, transport);
   return {
     call: async (request) => {
-      const response = await client.upsertContact(request, { timeoutMs });
-      return answer(response.result === UpsertResult.CREATED);
+      return reply(await client.upsertContact(request, { timeoutMs }));
     },
     close: async () => agent.destroy(),
   };
@@ -114,10 +119,28 @@ function grpcBatchCaller(url: string, timeoutMs: number) {
 /** The raw mysql2 transaction, no RPC: the database's limit. */
 function rawCaller(databaseUrl: string, poolSize: number): Caller {
   const pool = createRawPool(databaseUrl, poolSize);
-  return { call: (request) => rawUpsert(pool, request), close: () => pool.end() };
+  return {
+    call: async (request) => ({ answer: await rawUpsert(pool, request) }),
+    close: () => pool.end(),
+  };
 }
 
-const answer = (created: boolean): Answer => (created ? "created" : "updated");
+function reply(response: UpsertContactResponse): Reply {
+  return {
+    answer: response.result === UpsertResult.CREATED ? "created" : "updated",
+    firstName: response.contact?.firstName,
+  };
+}
+
+/** What is wrong with a reply to an operation, or undefined when it is right. */
+function wrongAnswer(op: Op, reply: Reply, checkAnswers: boolean): string | undefined {
+  const expected: Answer = op.kind === "create" ? "created" : "updated";
+  if (checkAnswers && reply.answer !== expected) return `wrong answer: ${op.kind} answered ${reply.answer}`;
+  if (reply.firstName !== undefined && reply.firstName !== op.request.firstName) {
+    return "wrong answer: the returned contact is not the one sent";
+  }
+  return undefined;
+}
 
 function errorName(error: unknown): string {
   if (error instanceof ConnectError) return Code[error.code] ?? String(error.code);
@@ -161,6 +184,11 @@ async function main(spec: LoadSpec): Promise<void> {
   let latencies = new Float64Array(1 << 16);
   let calls = 0;
   const errors: Record<string, number> = {};
+  const failures: Record<string, number> = {};
+  const fail = (what: string) => {
+    failures[what] = (failures[what] ?? 0) + 1;
+    if (measuring) errors[what] = (errors[what] ?? 0) + 1;
+  };
   const kinds: Record<OpKind, number> = { create: 0, updateByTrackingId: 0, updateByEmail: 0 };
   const answers = { created: 0, updated: 0 };
 
@@ -215,6 +243,11 @@ async function main(spec: LoadSpec): Promise<void> {
       const started = performance.now();
       try {
         const result = await caller.call(op.request);
+        const wrong = wrongAnswer(op, result, spec.checkAnswers);
+        if (wrong !== undefined) {
+          fail(wrong);
+          continue;
+        }
         if (!measuring) continue;
         if (calls === latencies.length) {
           const grown = new Float64Array(latencies.length * 2);
@@ -223,9 +256,9 @@ async function main(spec: LoadSpec): Promise<void> {
         }
         latencies[calls++] = performance.now() - started;
         kinds[op.kind]++;
-        answers[result]++;
+        answers[result.answer]++;
       } catch (error) {
-        if (measuring) errors[errorName(error)] = (errors[errorName(error)] ?? 0) + 1;
+        fail(errorName(error));
         await sleep(1); // never spin on a failing target
       }
     }
@@ -270,6 +303,7 @@ async function main(spec: LoadSpec): Promise<void> {
   const result: LoadResult = {
     calls,
     errors,
+    failures,
     windowMs: windowEnd - windowStart,
     latencyMs: {
       p50: percentile(sorted, 50),

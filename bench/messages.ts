@@ -24,6 +24,11 @@ export interface LoadSpec {
   /** Makes this process's new tracking ids and emails unique on the database. */
   readonly token: string;
   readonly seed: number;
+  /**
+   * Whether each answer must say what the operation did (created for a new tracking id, updated otherwise):
+   * true for the service and the database reference, false for the echo floor, which always says updated.
+   */
+  readonly checkAnswers: boolean;
 }
 
 /** Messages between the orchestrator and a load generator, over the fork IPC channel. */
@@ -36,6 +41,11 @@ export interface LoadResult {
   readonly calls: number;
   /** Failed calls inside the window, by error code or name. */
   readonly errors: Readonly<Record<string, number>>;
+  /**
+   * Every failed call and every wrong answer of the whole run, warm-up included, by code or by what was wrong.
+   * The bench fails when any row has one.
+   */
+  readonly failures: Readonly<Record<string, number>>;
   readonly windowMs: number;
   readonly latencyMs: {
     readonly p50: number;

@@ -157,6 +157,7 @@ async function main(): Promise<void> {
       token: `r${Date.now().toString(36)}x${rowIndex}`,
       batchSize: config.batchSize,
       seed: rowIndex * 7919,
+      checkAnswers: kind !== "floor",
     };
     const row = await measureRow(context, kind, spec, server);
     measurements.push(row);
@@ -223,6 +224,15 @@ async function main(): Promise<void> {
     renderChart({ ...report, rows: report.rows.filter((row) => row.path !== "grpc-batch") }),
   );
   console.error(`bench: wrote ${config.resultsBase}.json and ${config.resultsBase}.svg`);
+  // A number measured while calls failed or answered wrongly says nothing: the run fails.
+  const failed = measurements.filter((row) => Object.keys(row.load.failures).length > 0);
+  if (failed.length > 0) {
+    throw new Error(
+      `${failed.length} rows had failed calls or wrong answers: ${failed
+        .map((row) => `${row.kind} ${row.path} x${row.concurrency} ${JSON.stringify(row.load.failures)}`)
+        .join("; ")}`,
+    );
+  }
 }
 
 const abort = (signal: NodeJS.Signals) => {

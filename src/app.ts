@@ -1,4 +1,4 @@
-import { createAuthenticator, loadApiKeys } from "./auth/api-keys.js";
+import { createAuthenticator } from "./auth/api-keys.js";
 import type { Config } from "./config.js";
 import { changeAssignments } from "./contacts/assign-contact.js";
 import { batchUpsertContacts } from "./contacts/batch-upsert.js";
@@ -10,9 +10,10 @@ import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
 import { readPageTokenKey } from "./db/page-token-secret.js";
 import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
-import { createTransact, type RetryListener } from "./db/transaction.js";
+import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
+import { limitFirms } from "./rpc/firm-limit.js";
 import { type RunningServer, startServer } from "./server.js";
 
 /** A running service: its server and database, closed together. */
@@ -26,30 +27,44 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** What tests may observe or tune beyond the config. */
+export interface AppHooks {
+  /** Called before each transaction retry. */
+  readonly onRetry?: RetryListener;
+  /** Replaces the default transaction retry policy (a test provoking ABORTED uses a small one). */
+  readonly retryPolicy?: RetryPolicy;
+}
+
 /**
  * Wires the service from a config: database (migrated), use cases, server. Shared by the entry point and the
  * tests, so tests run exactly what production runs.
  */
-export async function startApp(config: Config, logger: Logger, onRetry?: RetryListener): Promise<App> {
-  // Before the database: a bad keys file should stop the process without touching anything.
-  const keys = config.apiKeysFile === undefined ? undefined : await loadApiKeys(config.apiKeysFile);
+export async function startApp(config: Config, logger: Logger, hooks: AppHooks = {}): Promise<App> {
+  // Read and checked by loadConfig, so a bad keys file stops the process before anything is touched.
+  const keys = config.apiKeys;
   const authenticate = keys && createAuthenticator(keys);
   const database = await openDatabase({
     url: config.databaseUrl,
     poolSize: config.dbPoolSize,
     connectTimeoutMs: config.dbConnectTimeoutMs,
+    // Calls wait for a slot in limitFirms below; the pool's own queue only backs that up (probes, stragglers).
+    queueLimit: config.dbQueueLimit,
   });
   try {
     const metrics = createMetrics(database.poolStats);
-    const transact = createTransact(database.dataSource, undefined, (failure, attempt) => {
-      logger.debug({ failure, attempt }, "transaction retry");
-      metrics.observeRetry(failure);
-      onRetry?.(failure, attempt);
+    const transact = createTransact(database.dataSource, {
+      policy: hooks.retryPolicy,
+      queueTimeoutMs: config.dbQueueTimeoutMs,
+      onRetry: (failure, attempt) => {
+        logger.debug({ failure, attempt }, "transaction retry");
+        metrics.observeRetry(failure);
+        hooks.onRetry?.(failure, attempt);
+      },
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
-    const server = await startServer({
-      ...config,
-      useCases: {
+    // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
+    const useCases = limitFirms(
+      {
         upsertContact: upsertContact({ transact }),
         batchUpsertContacts: batchUpsertContacts({ transact }),
         getContact: getContact({ transact }),
@@ -59,6 +74,16 @@ export async function startApp(config: Config, logger: Logger, onRetry?: RetryLi
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
       },
+      {
+        slots: config.dbPoolSize,
+        perFirm: config.firmMaxInFlight,
+        queueLimit: config.dbQueueLimit,
+        queueTimeoutMs: config.dbQueueTimeoutMs,
+      },
+    );
+    const server = await startServer({
+      ...config,
+      useCases,
       readinessProbe: database.ping,
       authenticate,
       metrics,

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 
 /** Every setting of the service, read from the environment once at startup. */
@@ -7,6 +9,12 @@ export interface Config {
   readonly databaseUrl: string;
   readonly dbPoolSize: number;
   readonly dbConnectTimeoutMs: number;
+  /** Longest a call waits for a database connection before it is shed with UNAVAILABLE. */
+  readonly dbQueueTimeoutMs: number;
+  /** Most calls waiting for a database connection at once; more are shed with UNAVAILABLE at once. */
+  readonly dbQueueLimit: number;
+  /** Most calls of one firm using or waiting for the database; more are refused with RESOURCE_EXHAUSTED. */
+  readonly firmMaxInFlight: number;
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -16,6 +24,12 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** JSON file of API keys (name, token SHA-256, firms); when set, ContactService calls need a bearer token. */
   readonly apiKeysFile: string | undefined;
+  /** The keys read from API_KEYS_FILE, checked at startup; undefined when it is not set. */
+  readonly apiKeys: readonly ApiKey[] | undefined;
+  /** HTTP/2 streams one connection may have open at once, advertised as SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxConcurrentStreams: number;
+  /** An HTTP/2 connection without traffic this long gets GOAWAY, which also ends its Health/Watch streams. */
+  readonly idleTimeoutMs: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
   /** Days a deleted contact's tombstone is kept for ListContacts' show_deleted before it is purged. */
@@ -62,7 +76,10 @@ export function loadConfig(env: Env): Config {
     }),
     dbPoolSize: read("DB_POOL_SIZE", 10, integer(1, 1_000)),
     dbConnectTimeoutMs: read("DB_CONNECT_TIMEOUT_MS", 5_000, integer(100, 120_000)),
-    maxRequestBytes: read("MAX_REQUEST_BYTES", 1_048_576, integer(1_024, 67_108_864)),
+    dbQueueTimeoutMs: read("DB_QUEUE_TIMEOUT_MS", 3_000, integer(10, 600_000)),
+    dbQueueLimit: read("DB_QUEUE_LIMIT", 1_000, integer(1, 1_000_000)),
+    firmMaxInFlight: read("FIRM_MAX_IN_FLIGHT", 64, integer(1, 1_000_000)),
+    maxRequestBytes: read("MAX_REQUEST_BYTES", 50_331_648, integer(1_024, 67_108_864)),
     maxTimeoutMs: read("MAX_TIMEOUT_MS", 30_000, integer(100, 600_000)),
     shutdownGraceMs: read("SHUTDOWN_GRACE_MS", 10_000, integer(0, 600_000)),
     requestReadTimeoutMs: read("REQUEST_READ_TIMEOUT_MS", 15_000, integer(100, 600_000)),
@@ -73,12 +90,24 @@ export function loadConfig(env: Env): Config {
     }),
     corsOrigins: read("CORS_ORIGINS", [], origins),
     apiKeysFile: read<string | undefined>("API_KEYS_FILE", undefined, (raw) => raw),
+    apiKeys: read<readonly ApiKey[] | undefined>("API_KEYS_FILE", undefined, readApiKeys),
+    // grpc-go's default; enough for any client's concurrency on one connection.
+    maxConcurrentStreams: read("MAX_CONCURRENT_STREAMS", 100, integer(1, 10_000)),
+    idleTimeoutMs: read("IDLE_TIMEOUT_MS", 120_000, integer(1_000, 3_600_000)),
     authDisabled: read("AUTH", false, (raw) => {
       if (raw !== "disabled" && raw !== "enabled") throw new Error("must be enabled or disabled");
       return raw === "disabled";
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
   };
+  // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
+  // call, and the default is at most half of it.
+  const queueTimeoutSet = (env.DB_QUEUE_TIMEOUT_MS ?? "") !== "";
+  if (queueTimeoutSet && config.dbQueueTimeoutMs >= config.maxTimeoutMs) {
+    problems.push(
+      `DB_QUEUE_TIMEOUT_MS=${config.dbQueueTimeoutMs} must be shorter than MAX_TIMEOUT_MS=${config.maxTimeoutMs}, so that an overloaded call is shed with UNAVAILABLE before its deadline`,
+    );
+  }
   if (config.authDisabled && config.apiKeysFile !== undefined) {
     problems.push("AUTH=disabled contradicts API_KEYS_FILE: set one or the other");
   }
@@ -88,7 +117,25 @@ export function loadConfig(env: Env): Config {
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return Object.freeze(
+    queueTimeoutSet
+      ? config
+      : {
+          ...config,
+          dbQueueTimeoutMs: Math.min(config.dbQueueTimeoutMs, Math.floor(config.maxTimeoutMs / 2)),
+        },
+  );
+}
+
+/** Reads and checks the API keys file, so its problems are reported with every other bad setting. */
+function readApiKeys(path: string): readonly ApiKey[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return Object.freeze(parseApiKeys(text));
 }
 
 /** True for addresses only this machine can reach. */

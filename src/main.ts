@@ -17,8 +17,9 @@ async function main(): Promise<void> {
   try {
     app = await startApp(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, "cannot start");
-    process.stderr.write(`contacts: cannot start: ${(error as Error).message}\n`);
+    // One readable line naming the cause; the stack, for a bug rather than a setting, only at LOG_LEVEL=debug.
+    logger.debug({ err: error }, "start-up failure");
+    process.stderr.write(`contacts: cannot start: ${oneLine(error)}\n`);
     process.exit(1);
   }
   logger.info(
@@ -53,6 +54,20 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+/** An error and its causes as one line, each message once: a wrapper's message usually repeats its cause's. */
+function oneLine(error: unknown): string {
+  const messages: string[] = [];
+  for (
+    let e = error, depth = 0;
+    e !== undefined && depth < 5;
+    e = e instanceof Error ? e.cause : undefined, depth++
+  ) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!messages.some((seen) => seen.includes(message))) messages.push(message);
+  }
+  return messages.join(": ").replace(/\s+/g, " ");
 }
 
 void main();

@@ -27,7 +27,7 @@ export function createMetrics(poolStats: () => PoolStats): Metrics {
   });
   const latency = new Histogram({
     name: "contacts_rpc_duration_seconds",
-    help: "RPC latency by method, from the handler's first byte to its answer.",
+    help: "RPC latency by method, from the request's arrival (reading and decoding included) to its answer.",
     labelNames: ["method"] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],

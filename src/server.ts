@@ -9,31 +9,36 @@ import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_deta
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
-import { trackConnections } from "./http/connections.js";
+import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
 import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
 import { probeRoutes } from "./http/probes.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import { authInterceptor } from "./rpc/auth-interceptor.js";
-import { BATCH_READ_MAX_BYTES } from "./rpc/batch-request-limit.js";
-import { peerKey } from "./rpc/call-context.js";
+import { authenticateHeaders, authInterceptor } from "./rpc/auth-interceptor.js";
+import { peerKey, receivedAtKey } from "./rpc/call-context.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { capCallTime } from "./rpc/deadline-cap.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
-import { healthHandlers } from "./rpc/health.js";
-import { loggingInterceptor } from "./rpc/logging-interceptor.js";
+import { type CallConnection, connectionKey, healthHandlers } from "./rpc/health.js";
+import { loggingInterceptor, logRefusedCall } from "./rpc/logging-interceptor.js";
 import { createNodeHandler } from "./rpc/node-handler.js";
 import { createReadiness, type ReadinessProbe } from "./rpc/readiness.js";
 import { REFLECTION_SERVICES, registerReflection } from "./rpc/reflection.js";
 import { createReflectionIndex } from "./rpc/reflection-index.js";
+import { requestLimit } from "./rpc/request-limits.js";
 
 export interface ServerOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
+  /** The ceiling of every RPC's request size limit (see request-limits.ts). */
   readonly maxRequestBytes: number;
+  /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /** An HTTP/2 connection without traffic this long is sent GOAWAY; its Watch streams end. */
+  readonly idleTimeoutMs: number;
   /** Longest a ContactService call may work; a longer client deadline is shortened to it. */
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -58,7 +63,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const H2_IDLE_TIMEOUT_MS = 120_000;
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -84,17 +88,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     [ContactService, Health, ...REFLECTION_SERVICES],
     [file_google_rpc_error_details, file_google_rpc_status],
   );
+  const protectedServices = new Set([ContactService.typeName]);
   const handler = createNodeHandler({
     routes: (router) => {
-      const contactHandlers = contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs));
-      router.service(ContactService, contactHandlers);
-      // A batch of a thousand full contacts is several MiB: it gets its own read limit, replacing the handler
-      // router.service made for it (the node handler keeps the last handler registered for a path).
-      if (contactHandlers.batchUpsertContacts) {
-        router.rpc(ContactService.method.batchUpsertContacts, contactHandlers.batchUpsertContacts, {
-          readMaxBytes: Math.max(options.maxRequestBytes, BATCH_READ_MAX_BYTES),
-        });
-      }
+      router.service(
+        ContactService,
+        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
+      );
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },
@@ -102,13 +102,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [
       loggingInterceptor(logger, options.metrics),
       errorMappingInterceptor(logger),
-      ...(options.authenticate
-        ? [authInterceptor(options.authenticate, new Set([ContactService.typeName]))]
-        : []),
+      ...(options.authenticate ? [authInterceptor(protectedServices)] : []),
     ],
+    // Authentication needs only the headers: an unauthenticated call is refused before its body is read.
+    admit: options.authenticate && authenticateHeaders(options.authenticate, protectedServices),
+    onRefused: logRefusedCall(logger, options.metrics),
     contextValues: (request) =>
-      createContextValues().set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`),
+      createContextValues()
+        .set(receivedAtKey, performance.now())
+        .set(peerKey, `${request.socket.remoteAddress}:${request.socket.remotePort}`)
+        .set(connectionKey, connectionOf(request)),
     readMaxBytes: options.maxRequestBytes,
+    requestLimit: requestLimit(options.maxRequestBytes),
+    maxTimeoutMs: options.maxTimeoutMs,
     // A batch item's google.rpc.Status packs its details in Any, which JSON writes with the detail's fields.
     jsonOptions: { registry: createRegistry(file_google_rpc_error_details) },
     shutdownSignal: shutdown.signal,
@@ -129,11 +135,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     serve,
   );
-  const h2 = http2.createServer(serve);
-  // Idle HTTP/2 sessions are closed (GOAWAY, so a client simply reconnects), so they cannot pile up.
-  h2.setTimeout(H2_IDLE_TIMEOUT_MS);
-  h2.on("timeout", (session: http2.ServerHttp2Session) => session.close());
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, serve);
+  // Idle HTTP/2 sessions are closed (GOAWAY, so a client simply reconnects), so they cannot pile up; the
+  // Watch streams they hold end with them.
+  h2.setTimeout(options.idleTimeoutMs);
+  h2.on("timeout", (session: http2.ServerHttp2Session) => {
+    connectionStates.get(session)?.goAway.abort();
+    goAway(session);
+  });
   const connections = trackConnections(h1, h2);
+  // Per connection (HTTP/2 session or HTTP/1.1 socket): what its streams need to know about it.
+  const connectionStates = new WeakMap<object, CallConnection & { goAway: AbortController }>();
+  function connectionOf(request: HttpRequest): CallConnection {
+    const isH2 = request instanceof http2.Http2ServerRequest;
+    const owner: http2.ServerHttp2Session | net.Socket = isH2
+      ? (request.stream.session as http2.ServerHttp2Session)
+      : (request.socket as net.Socket);
+    let state = connectionStates.get(owner);
+    if (!state) {
+      const goAway = new AbortController();
+      (owner as net.Socket).once("close", () => goAway.abort());
+      // HTTP/1.1 has no GOAWAY: a stream there lives at most as long as a request may take to arrive.
+      state = { signal: goAway.signal, goAway, streamLifetimeMs: isH2 ? undefined : readTimeout, watches: 0 };
+      connectionStates.set(owner, state);
+    }
+    return state;
+  }
   function serve(req: HttpRequest, res: HttpResponse) {
     connections.track(req, res);
     if (req instanceof http2.Http2ServerRequest) limitBodyTime(req, readTimeout);
@@ -141,7 +168,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     handler(req, res);
   }
 
-  const listener = net.createServer((socket) => routeConnection(socket, h1, h2, readTimeout));
+  const listener = net.createServer((socket) => {
+    connections.accept(socket);
+    routeConnection(socket, h1, h2, readTimeout);
+  });
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
     listener.listen(options.port, options.host, () => {
@@ -179,7 +209,9 @@ function routeConnection(
   timeoutMs: number,
 ): void {
   let head = Buffer.alloc(0);
-  socket.setTimeout(timeoutMs, () => socket.destroy());
+  // From the connection's start, not between bytes: a client trickling the preface is cut off like any other.
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once("close", () => clearTimeout(timer));
   socket.on("error", () => socket.destroy());
   const onData = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);
@@ -187,7 +219,7 @@ function routeConnection(
     const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (isH2 && head.length < H2_PREFACE.length) return; // a prefix of the preface so far: wait for more
     socket.off("data", onData);
-    socket.setTimeout(0);
+    clearTimeout(timer);
     socket.pause();
     socket.unshift(head);
     (isH2 ? h2 : h1).emit("connection", socket);

@@ -6,5 +6,6 @@ export default defineConfig({
   // Relative asset URLs, so web/dist can be served from any path.
   base: "./",
   build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
-  server: { host: "127.0.0.1", port: 5173 },
+  // strictPort: a taken port stops `npm run web:dev` instead of moving the page to an origin CORS_ORIGINS lacks.
+  server: { host: "127.0.0.1", port: 5173, strictPort: true },
 });

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
 
 /** A caller, as the API keys file names it, and the firms it may read and write ("*" for all). */
 export interface Principal {
@@ -7,7 +6,8 @@ export interface Principal {
   readonly firms: readonly string[];
 }
 
-interface ApiKey extends Principal {
+/** One entry of the API keys file. */
+export interface ApiKey extends Principal {
   readonly sha256: Buffer;
 }
 
@@ -20,7 +20,7 @@ export const grantsFirm = (principal: Principal, firmId: string): boolean =>
 
 /**
  * Parses the API keys file: `[{"name": "crm-sync", "sha256": "<hex sha256 of the token>", "firms": ["acme"]}]`.
- * The file holds hashes only, never tokens. Throws one message listing every problem.
+ * The file holds hashes only, never tokens. Throws one message listing every problem, an empty list included.
  */
 export function parseApiKeys(text: string): ApiKey[] {
   let entries: unknown;
@@ -30,6 +30,8 @@ export function parseApiKeys(text: string): ApiKey[] {
     throw new Error(`is not JSON: ${(error as Error).message}`);
   }
   if (!Array.isArray(entries)) throw new Error("must hold a JSON array of keys");
+  // An empty list would start a server that refuses every call, silently.
+  if (entries.length === 0) throw new Error("holds no keys: list at least one, or unset API_KEYS_FILE");
   const problems: string[] = [];
   const keys = entries.map((entry: unknown, i): ApiKey => {
     const { name, sha256, firms } = (entry ?? {}) as Record<string, unknown>;
@@ -52,23 +54,6 @@ export function parseApiKeys(text: string): ApiKey[] {
   if (new Set(hashes).size !== hashes.length) problems.push("two keys have the same sha256");
   if (problems.length > 0) throw new Error(problems.join("; "));
   return keys;
-}
-
-/** Reads and parses the API keys file; the error names the file. */
-export async function loadApiKeys(path: string): Promise<ApiKey[]> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new Error(
-      `API_KEYS_FILE ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`,
-    );
-  }
-  try {
-    return parseApiKeys(text);
-  } catch (error) {
-    throw new Error(`API_KEYS_FILE ${path} ${(error as Error).message}`);
-  }
 }
 
 /**

@@ -72,3 +72,11 @@ export class BatchAbortedError extends Error {
     this.name = "BatchAbortedError";
   }
 }
+
+/** Too many calls wait for the database: this one was shed before it touched anything, and may be retried. */
+export class OverloadedError extends UnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = "OverloadedError";
+  }
+}

@@ -10,6 +10,8 @@ export interface DatabaseOptions {
   readonly url: string;
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  /** Most calls that may wait for a pooled connection; one more fails at once (0: no bound, for tools). */
+  readonly queueLimit?: number;
 }
 
 /** An open, migrated database. */
@@ -109,7 +111,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       timezone: "Z",
       poolSize: options.poolSize,
       connectTimeout: options.connectTimeoutMs,
-      extra: { enableKeepAlive: true, idleTimeout: 60_000, maxIdle: options.poolSize, queueLimit: 0 },
+      extra: {
+        enableKeepAlive: true,
+        idleTimeout: 60_000,
+        maxIdle: options.poolSize,
+        queueLimit: options.queueLimit ?? 0,
+      },
     });
     try {
       await dataSource.initialize();

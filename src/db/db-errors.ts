@@ -1,5 +1,5 @@
 /** How a database failure should be handled. */
-export type DbFailure = "duplicate" | "deadlock" | "lock_timeout" | "unavailable" | "other";
+export type DbFailure = "duplicate" | "deadlock" | "lock_timeout" | "unavailable" | "overloaded" | "other";
 
 // Server error numbers (MySQL and MariaDB share them).
 const BY_ERRNO: Readonly<Record<number, DbFailure>> = {
@@ -46,6 +46,8 @@ export function classifyDbError(error: unknown): DbFailure {
     if (typeof message === "string" && /Pool is closed|connection is in closed state/i.test(message)) {
       return "unavailable";
     }
+    // mysql2's pool refuses a wait beyond its queueLimit: retrying at once would only meet the same full queue.
+    if (typeof message === "string" && /Queue limit reached/i.test(message)) return "overloaded";
   }
   return "other";
 }

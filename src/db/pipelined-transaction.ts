@@ -1,5 +1,6 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
+import { OverloadedError } from "../contacts/errors.js";
 import { readTick, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
@@ -38,15 +39,23 @@ export interface PipelinedTransaction {
 
 /**
  * Runs `work` in a transaction and commits it, or rolls it back if anything throws. The caller's signal is
- * checked before every round trip, so no statement is sent after the caller's deadline. Needs a connection
+ * checked before every round trip, so no statement is sent after the caller's deadline. Waits at most
+ * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
  */
 export async function runPipelined<T>(
   dataSource: DataSource,
   work: (tx: PipelinedTransaction) => Promise<T>,
   signal: AbortSignal | undefined,
+  queueTimeoutMs = Number.POSITIVE_INFINITY,
 ): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
+  if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
+    signal?.throwIfAborted();
+    throw new OverloadedError(
+      `no database connection was free within ${queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
+    );
+  }
   let begun = false;
   let firm: string | undefined;
   const claims: [string, Params][] = [];
@@ -65,7 +74,6 @@ export async function runPipelined<T>(
     return results.slice(sent.length - statements.length);
   };
   try {
-    await runner.connect();
     const value = await work({
       async query<Row>(sql: string, params: Params) {
         if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
@@ -109,5 +117,42 @@ export async function runPipelined<T>(
     throw error;
   } finally {
     if (!runner.isReleased) await runner.release();
+  }
+}
+
+/**
+ * Takes a pooled connection for `runner`, waiting at most `timeoutMs` or until the signal aborts. False when it
+ * gave up: the connection the pool hands over later is then released at once, so an abandoned wait leaks none.
+ */
+async function connectWithin(
+  runner: QueryRunner,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const connecting = runner.connect();
+  if (!Number.isFinite(timeoutMs) && !signal) {
+    await connecting;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const gaveUp = new Promise<false>((resolve) => {
+    if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
+    onAbort = () => resolve(false);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const connected = await Promise.race([connecting.then(() => true as const), gaveUp]);
+    if (!connected) {
+      connecting.then(
+        () => runner.release(),
+        () => undefined,
+      );
+    }
+    return connected;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }

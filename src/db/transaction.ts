@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import type { Committed, ContactStore, Transact } from "../contacts/contact-store.js";
-import { ContentionError, UnavailableError } from "../contacts/errors.js";
+import { ContentionError, OverloadedError, UnavailableError } from "../contacts/errors.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
 import { runPipelined } from "./pipelined-transaction.js";
@@ -29,17 +29,24 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 /** Called before each retry, for metrics and tests. */
 export type RetryListener = (failure: DbFailure, attempt: number) => void;
 
+/** How transactions are retried and how long each waits for a pooled connection. */
+export interface TransactOptions {
+  readonly policy?: RetryPolicy;
+  readonly onRetry?: RetryListener;
+  /** Longest wait for a pooled connection (DB_QUEUE_TIMEOUT_MS); past it the call fails OverloadedError. */
+  readonly queueTimeoutMs?: number;
+}
+
 /**
  * A Transact over a TypeORM data source (whose connections are READ COMMITTED, see database.ts), with the whole
  * transaction retried on duplicate keys, deadlocks, lock timeouts and lost connections. Never a statement
  * inside it: after such an error the transaction's reads are stale. Exhausted retries become ContentionError or
- * UnavailableError. The caller's deadline applies to the database work: no statement is sent after it.
+ * UnavailableError. The caller's deadline applies to the database work: no statement is sent after it. A call
+ * that found no free connection within the queue timeout is not retried: the pool is saturated, and waiting
+ * again would only lengthen the queue.
  */
-export function createTransact(
-  dataSource: DataSource,
-  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  onRetry?: RetryListener,
-): Transact {
+export function createTransact(dataSource: DataSource, options: TransactOptions = {}): Transact {
+  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs } = options;
   return async <T>(
     work: (store: ContactStore) => Promise<T>,
     signal?: AbortSignal,
@@ -48,13 +55,14 @@ export function createTransact(
       signal?.throwIfAborted();
       try {
         return await untilAborted(
-          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal),
+          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs),
           signal,
         );
       } catch (error) {
         if (signal?.aborted) throw signal.reason; // the caller's deadline or cancellation, whatever it interrupted
         const failure = classifyDbError(error);
         if (failure === "other") throw error;
+        if (failure === "overloaded") throw overloaded(error);
         const limit = failure === "unavailable" ? policy.maxUnavailableAttempts : policy.maxAttempts;
         if (attempt >= limit) throw exhausted(failure, attempt, error);
         onRetry?.(failure, attempt);
@@ -66,6 +74,14 @@ export function createTransact(
       }
     }
   };
+}
+
+function overloaded(cause: unknown): Error {
+  const error = new OverloadedError(
+    "too many calls are waiting for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff",
+  );
+  error.cause = cause;
+  return error;
 }
 
 function exhausted(failure: DbFailure, attempts: number, cause: unknown): Error {

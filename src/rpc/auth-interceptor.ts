@@ -1,23 +1,37 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { type Authenticate, grantsFirm } from "../auth/api-keys.js";
 import { principalKey, requestFirmId } from "./call-context.js";
 
 /**
- * Requires a known bearer token on every call of the given services, and a grant for the request's firm,
- * before the handler runs: a refused call reads and writes nothing. Other services (health, reflection) stay
- * open, for load balancers and schema discovery.
+ * Authenticates calls of the given services from their `authorization` header alone, for createNodeHandler's
+ * `admit`: an unauthenticated call is refused before its body is read, decompressed or parsed, so it costs
+ * nothing however large or deeply nested that body is. Other services (health, reflection) stay open, for load
+ * balancers and schema discovery.
  */
-export function authInterceptor(
+export function authenticateHeaders(
   authenticate: Authenticate,
   protectedServices: ReadonlySet<string>,
-): Interceptor {
+): (method: DescMethod, request: UniversalServerRequest) => ConnectError | undefined {
+  return (method, request) => {
+    if (!protectedServices.has(method.parent.typeName)) return undefined;
+    const principal = authenticate(request.header.get("authorization"));
+    if (!principal) return unauthenticated();
+    request.contextValues?.set(principalKey, principal);
+    return undefined;
+  };
+}
+
+/**
+ * Requires a grant for the request's firm on every call of the given services, before the handler runs: a
+ * refused call reads and writes nothing. The caller was authenticated from the headers (authenticateHeaders).
+ */
+export function authInterceptor(protectedServices: ReadonlySet<string>): Interceptor {
   return (next) => async (request) => {
     if (!protectedServices.has(request.service.typeName)) return next(request);
-    const principal = authenticate(request.header.get("authorization"));
-    if (!principal) {
-      throw new ConnectError("send a valid API key as `authorization: Bearer <token>`", Code.Unauthenticated);
-    }
-    request.contextValues.set(principalKey, principal);
+    const principal = request.contextValues.get(principalKey);
+    if (!principal) throw unauthenticated();
     // Only unary calls carry one message whose firm can be checked before the handler runs.
     if (request.stream)
       throw new ConnectError("streaming calls are not authorized per firm", Code.Unimplemented);
@@ -32,3 +46,6 @@ export function authInterceptor(
     return next(request);
   };
 }
+
+const unauthenticated = () =>
+  new ConnectError("send a valid API key as `authorization: Bearer <token>`", Code.Unauthenticated);

@@ -14,3 +14,6 @@ export function requestFirmId(request: UnaryRequest | StreamRequest): string | u
   const firmId = request.stream ? undefined : (request.message as { firmId?: unknown }).firmId;
   return typeof firmId === "string" && firmId !== "" ? firmId : undefined;
 }
+
+/** When the call's request arrived (performance.now()), before its body was read: calls are timed from here. */
+export const receivedAtKey = createContextKey<number | undefined>(undefined, { description: "received at" });

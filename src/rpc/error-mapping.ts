@@ -14,10 +14,12 @@ import {
   ContentionError,
   LimitExceededError,
   NotFoundError,
+  OverloadedError,
   UnavailableError,
   ValidationError,
 } from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
+import { FirmBusyError } from "./firm-limit.js";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -67,9 +69,18 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
     ContentionError,
     (error: ContentionError) => retryable(error.message, Code.Aborted, RETRY_DELAY_MS.contention),
   ],
+  // Before UnavailableError, which it extends: shed load suggests a shorter wait than a database outage.
+  [
+    OverloadedError,
+    (error: OverloadedError) => retryable(error.message, Code.Unavailable, RETRY_DELAY_MS.overload),
+  ],
   [
     UnavailableError,
     (error: UnavailableError) => retryable(error.message, Code.Unavailable, RETRY_DELAY_MS.unavailable),
+  ],
+  [
+    FirmBusyError,
+    (error: FirmBusyError) => retryable(error.message, Code.ResourceExhausted, RETRY_DELAY_MS.overload),
   ],
   // Not retryable as it is: the batch's failing items must be fixed first.
   [BatchAbortedError, (error: BatchAbortedError) => new ConnectError(error.message, Code.Aborted)],

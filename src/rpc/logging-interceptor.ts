@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { MAX_LENGTH } from "../contacts/fields.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { peerKey, principalKey, requestFirmId } from "./call-context.js";
+import { peerKey, principalKey, receivedAtKey, requestFirmId } from "./call-context.js";
 
 const REQUEST_ID = "x-request-id";
 // A caller's request id is echoed into logs: accept only a plain token, so it cannot forge log content.
@@ -17,9 +19,9 @@ const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
  */
 export function loggingInterceptor(logger: Logger, metrics: Metrics): Interceptor {
   return (next) => async (request) => {
-    const started = performance.now();
-    const sent = request.header.get(REQUEST_ID);
-    const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+    // From the request's arrival, so the time spent reading and decoding its body counts too.
+    const started = request.contextValues.get(receivedAtKey) ?? performance.now();
+    const requestId = requestIdOf(request.header);
     const firm = requestFirmId(request);
     const method = `${request.service.typeName}/${request.method.name}`;
     // Connect's Code enum has no OK; gRPC's name for success is used.
@@ -58,4 +60,39 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
 /** gRPC's name for a code ("INVALID_ARGUMENT"), as logs and metrics label it. */
 export function codeName(code: Code): string {
   return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** The caller's request id when it sent a usable one, else a new UUID. */
+function requestIdOf(header: Headers): string {
+  const sent = header.get(REQUEST_ID);
+  return sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/**
+ * Logs and counts a call refused from its headers before its body was read (see createNodeHandler's `admit`),
+ * which never reaches the interceptors, and gives its error the request id: without this, refused calls would
+ * be invisible in the log and the metrics.
+ */
+export function logRefusedCall(logger: Logger, metrics: Metrics) {
+  return (method: DescMethod, error: ConnectError, request: UniversalServerRequest): void => {
+    const values = request.contextValues;
+    const started = values?.get(receivedAtKey) ?? performance.now();
+    const seconds = (performance.now() - started) / 1000;
+    const name = `${method.parent.typeName}/${method.name}`;
+    const code = codeName(error.code);
+    const requestId = requestIdOf(request.header);
+    error.metadata.set(REQUEST_ID, requestId);
+    metrics.observeCall(name, code, seconds);
+    logger.info(
+      {
+        method: name,
+        code,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        peer: values?.get(peerKey),
+        requestId,
+        protocol: request.header.get("content-type"),
+      },
+      "call",
+    );
+  };
 }

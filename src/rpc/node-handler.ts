@@ -1,5 +1,6 @@
-import { createConnectRouter } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   type ConnectNodeAdapterOptions,
   compressionBrotli,
@@ -7,6 +8,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { capTimeoutHeaders } from "./deadline-cap.js";
 import { correctWireErrors } from "./wire-errors.js";
 
 type NodeHandler = (
@@ -14,24 +16,47 @@ type NodeHandler = (
   response: Parameters<typeof universalResponseToNodeResponse>[1],
 ) => void;
 
+export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
+  /** The most bytes a request of `method` may have, before and after decompression. */
+  readonly requestLimit: (method: DescMethod) => number;
+  /** A client deadline longer than this is dropped, so the server's own cap (capCallTime) shortens it. */
+  readonly maxTimeoutMs: number;
+  /**
+   * Decides from the request line and headers alone whether a call may go on; an error refuses it before any
+   * byte of its body is read, decompressed or parsed.
+   */
+  readonly admit?: (method: DescMethod, request: UniversalServerRequest) => ConnectError | undefined;
+  /**
+   * Told about each call `admit` refused, before the refusal is sent (it never reaches the interceptors, which
+   * log the others); may add metadata to the error.
+   */
+  readonly onRefused?: (method: DescMethod, error: ConnectError, request: UniversalServerRequest) => void;
+}
+
 /**
- * connect-node's adapter, with two changes: each procedure's handler answers input it cannot decode as bad input
- * (see wire-errors.ts), and JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
- * with U+FFFD. Unknown paths go to `fallback` (404 without one).
+ * connect-node's adapter, with these changes: each procedure's handler answers input it cannot decode as bad
+ * input (see wire-errors.ts); JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
+ * with U+FFFD, and may not carry unknown fields; each method has its own request size limit; client deadlines
+ * past the server's cap are shortened; and calls can be refused from their headers before the body is read.
+ * Unknown paths go to `fallback` (404 without one).
  */
-export function createNodeHandler(options: ConnectNodeAdapterOptions): NodeHandler {
+export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options,
+    // connect-es ignores unknown JSON fields by default, so a misspelt field would be a silent no-op.
     // createJsonSerialization reads `textDecoder`, which the router's option type does not list.
     jsonOptions: {
       ...options.jsonOptions,
+      ignoreUnknownFields: false,
       textDecoder: new TextDecoder("utf-8", { fatal: true }),
     } as ConnectNodeAdapterOptions["jsonOptions"],
   });
-  options.routes(router);
+  options.routes(withMethodLimits(router, options.requestLimit));
   const paths = new Map<string, UniversalHandler>();
-  for (const handler of router.handlers) paths.set(handler.requestPath, correctWireErrors(handler));
+  for (const handler of router.handlers) {
+    paths.set(handler.requestPath, correctWireErrors(admitting(handler, options)));
+  }
   return (request, response) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
     if (!handler) {
@@ -49,4 +74,56 @@ export function createNodeHandler(options: ConnectNodeAdapterOptions): NodeHandl
       // client waiting.
       .catch(() => response.destroy());
   };
+}
+
+/**
+ * A router whose `service` registers each method on its own, with the method's request limit: connect-es takes
+ * `readMaxBytes` per registration, not per method.
+ */
+function withMethodLimits(router: ConnectRouter, limit: (method: DescMethod) => number): ConnectRouter {
+  const limited: ConnectRouter = {
+    handlers: router.handlers,
+    rpc: (method, impl, rpcOptions) => {
+      router.rpc(method, impl, { ...rpcOptions, readMaxBytes: limit(method) });
+      return limited;
+    },
+    service: (service, implementation, serviceOptions) => {
+      for (const method of service.methods) {
+        const impl = (implementation as Record<string, unknown>)[method.localName];
+        router.rpc(
+          method,
+          (typeof impl === "function" ? impl.bind(implementation) : unimplemented(method)) as never,
+          { ...serviceOptions, readMaxBytes: limit(method) },
+        );
+      }
+      return limited;
+    },
+  };
+  return limited;
+}
+
+function unimplemented(method: DescMethod) {
+  return () => {
+    throw new ConnectError(`${method.parent.typeName}.${method.name} is not implemented`, Code.Unimplemented);
+  };
+}
+
+/**
+ * Runs `admit` and caps deadlines before connect-es sees the request. A refused call's body is replaced by one
+ * that fails with the refusal on first read, so connect-es answers it in the call's own protocol without the
+ * real body being touched.
+ */
+function admitting(handler: UniversalHandler, options: NodeHandlerOptions): UniversalHandler {
+  const wrapped = (request: UniversalServerRequest) => {
+    capTimeoutHeaders(request.header, options.maxTimeoutMs);
+    const refusal = options.admit?.(handler.method, request);
+    if (!refusal) return handler(request);
+    request.body = (async function* refused(): AsyncGenerator<Uint8Array> {
+      yield* [];
+      throw refusal;
+    })();
+    options.onRefused?.(handler.method, refusal, request);
+    return handler(request);
+  };
+  return Object.assign(wrapped, { ...handler });
 }

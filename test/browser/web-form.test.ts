@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,13 @@ const CHROMIUM_ARGS = [
 ];
 const WEB_ROOT = fileURLToPath(new URL("../../web", import.meta.url));
 const UPSERT_PATH = "/contacts.v1.ContactService/UpsertContact";
+// Screenshots for a person to look at (ignored by git): the page at a phone's width and at a desktop's.
+const SCREENSHOTS = fileURLToPath(new URL("./screenshots", import.meta.url));
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 900 };
+// The browser's locale and time zone, neither the machine's: the page must show times in these.
+const LOCALE = "de-DE";
+const TIME_ZONE = "Asia/Tokyo";
 
 let outDir: string | undefined;
 let site: Awaited<ReturnType<typeof serveStatic>> | undefined;
@@ -45,8 +52,10 @@ beforeAll(async () => {
   app = await startTestApp({ CORS_ORIGINS: site.url });
   noCorsApp = await startTestApp();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
-  page = await browser.newPage();
+  const context = await browser.newContext({ locale: LOCALE, timezoneId: TIME_ZONE, viewport: DESKTOP });
+  page = await context.newPage();
   page.setDefaultTimeout(10_000);
+  await mkdir(SCREENSHOTS, { recursive: true });
 });
 
 afterAll(async () => {
@@ -57,6 +66,25 @@ afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
   await closeSqlPool();
 });
+
+interface Layout {
+  readonly scrollWidth: number;
+  readonly clientWidth: number;
+  /** Elements whose box reaches past the right edge, even inside a parent that clips them. */
+  readonly sticksOut: string[];
+}
+
+// Runs in the page (as text, since the tests are type-checked without the DOM library).
+const MEASURE_LAYOUT = `(() => {
+  const root = document.documentElement;
+  return {
+    scrollWidth: root.scrollWidth,
+    clientWidth: root.clientWidth,
+    sticksOut: [...document.querySelectorAll("body *")]
+      .filter((element) => element.getBoundingClientRect().right > root.clientWidth + 0.5)
+      .map((element) => element.tagName.toLowerCase() + "#" + element.id + "." + element.className),
+  };
+})()`;
 
 function field(label: string) {
   return page.getByLabel(label, { exact: true });
@@ -147,27 +175,96 @@ describe("the web form, served from another origin, calls UpsertContact over Con
     expect(stored[0]).toMatchObject({ title: "CTO", company: "Acme", note: full.Note });
   });
 
-  it("shows an invalid email's error next to the email field", async () => {
+  it("shows the stored times in the browser's locale and time zone", async () => {
+    const times = page.getByRole("region", { name: "Stored contact" }).locator("time");
+    expect(await times.count()).toBe(2);
+    for (const time of await times.all()) {
+      const instant = new Date((await time.getAttribute("datetime")) ?? "");
+      expect(Math.abs(instant.getTime() - Date.now())).toBeLessThan(10 * 60_000);
+      const text = (await time.textContent()) ?? "";
+      // de-DE writes 29.11.2026; the hour is Tokyo's, whatever the machine's zone.
+      const inZone = (options: Intl.DateTimeFormatOptions) =>
+        new Intl.DateTimeFormat(LOCALE, { timeZone: TIME_ZONE, ...options }).format(instant);
+      expect(text).toContain(inZone({ day: "2-digit", month: "2-digit", year: "numeric" }));
+      expect(text).toContain(inZone({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }));
+      expect(text).not.toMatch(/\dT\d/); // not ISO 8601
+    }
+  });
+
+  it("shows an invalid email's error next to the email field, in the form's words", async () => {
     await field("Tracking ID").fill("");
     await field("Email").fill("not-an-email");
     await submit();
     await expect.poll(() => errorNextTo("Email").textContent()).toMatch(/\S/);
     expect(await errorNextTo("Email").isVisible()).toBe(true);
+    expect(await errorNextTo("Email").textContent()).toMatch(/^(Email \w|[A-Z])/);
+    expect(await errorNextTo("Email").textContent()).not.toMatch(/email:/);
     expect(await field("Email").getAttribute("aria-invalid")).toBe("true");
     expect(await page.locator(".error:not([hidden])").count()).toBe(1);
     expect(await page.getByRole("status").textContent()).toBe("");
     expect(await page.getByRole("region", { name: "Stored contact" }).isVisible()).toBe(false);
-    if (process.env.WEB_FORM_SCREENSHOT) {
-      await page.screenshot({ path: process.env.WEB_FORM_SCREENSHOT, fullPage: true });
-    }
     expect(await storedContacts(firmId)).toHaveLength(1);
   });
 
-  it("says so when the API does not allow the page's origin", async () => {
+  it("names the fields by their labels when neither tracking ID nor email is given", async () => {
+    await field("Email").fill("");
+    await submit();
+    await expect
+      .poll(() => errorNextTo("Email").textContent())
+      .toBe("Email is required when Tracking ID is empty.");
+    expect(await errorNextTo("Tracking ID").textContent()).toBe(
+      "Tracking ID is required when Email is empty.",
+    );
+    expect(await page.getByRole("alert").textContent()).toBe("Please correct the marked fields.");
+  });
+
+  it("marks a taken email and offers to update the contact that holds it", async () => {
+    const [holder] = await storedContacts(firmId);
+    await field("Tracking ID").fill("CRM-2");
+    await field("Email").fill("ANN@example.com");
+    await submit();
+    await expect.poll(() => errorNextTo("Email").textContent()).toContain("already has this email");
+    expect(await field("Email").getAttribute("aria-invalid")).toBe("true");
+    expect(await errorNextTo("Email").textContent()).toContain(String(holder?.id));
+    const alert = (await page.getByRole("alert").textContent()) ?? "";
+    expect(alert).toMatch(/^This email already belongs to another contact/);
+    expect(alert).not.toMatch(/AlreadyExists|already_exists/i);
+    expect(await storedContacts(firmId)).toHaveLength(1);
+
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith(UPSERT_PATH) && r.method() === "POST"),
+      page.getByRole("button", { name: "Update that contact instead" }).click(),
+    ]);
+    expect(request.postDataJSON()).not.toHaveProperty("trackingId");
+    await expect.poll(() => page.getByRole("status").textContent()).toMatch(/updated/i);
+    expect(await field("Email").getAttribute("aria-invalid")).toBeNull();
+    const stored = await storedContacts(firmId);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ id: holder?.id, tracking_id: "CRM-1", email: "ann@example.com" });
+  });
+
+  it("fits a 390 px phone screen and a desktop one without sideways scrolling", async () => {
+    for (const [name, viewport] of [
+      ["phone-390", PHONE],
+      ["desktop", DESKTOP],
+    ] as const) {
+      await page.setViewportSize(viewport);
+      const { scrollWidth, clientWidth, sticksOut } = await page.evaluate<Layout>(MEASURE_LAYOUT);
+      expect(clientWidth).toBe(viewport.width);
+      expect(scrollWidth, `${name}: the page is wider than the screen`).toBeLessThanOrEqual(clientWidth);
+      expect(sticksOut, `${name}: elements past the right edge`).toEqual([]);
+      await page.screenshot({ path: path.join(SCREENSHOTS, `web-form-${name}.png`), fullPage: true });
+    }
+  });
+
+  it("says in a sentence when the API does not allow the page's origin", async () => {
     await page.goto(`${site?.url}/?api=${encodeURIComponent(noCorsApp?.url ?? "")}`);
     await field("Firm ID").fill(uniqueFirm("web"));
     await field("Email").fill("bob@example.com");
     await submit();
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("CORS_ORIGINS");
+    const alert = (await page.getByRole("alert").textContent()) ?? "";
+    expect(alert).toMatch(/^The contacts service at http:\/\/127\.0\.0\.1:\d+ could not be reached\./);
+    expect(alert).not.toMatch(/Unknown|Failed to fetch/);
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,11 +22,22 @@ const granted = uniqueFirm("granted");
 const other = uniqueFirm("other");
 const bearer = { authorization: `Bearer ${TOKEN}` };
 
+// Every temporary folder holding a keys file, removed when the file's tests end.
+const tempDirs: string[] = [];
+const tempDir = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "contacts-keys-"));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 let keysFile: string;
 let server: ServerProcess;
 let clients: UpsertClient[];
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), "contacts-keys-"));
+  const dir = await tempDir();
   keysFile = join(dir, "keys.json");
   await writeFile(keysFile, JSON.stringify([{ name: "crm-sync", sha256: sha(TOKEN), firms: [granted] }]));
   server = await spawnServer({ API_KEYS_FILE: keysFile });
@@ -185,10 +196,24 @@ describe("startup without API keys", () => {
   });
 
   it("stops with a message naming the file when API_KEYS_FILE is bad", async () => {
-    const bad = join(await mkdtemp(join(tmpdir(), "contacts-keys-")), "bad.json");
+    const bad = join(await tempDir(), "bad.json");
     await writeFile(bad, JSON.stringify([{ name: "x", sha256: "short", firms: ["a"] }]));
-    const result = await start({ API_KEYS_FILE: bad });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`API_KEYS_FILE ${bad} [0].sha256 must be`);
+    const result = await start({ API_KEYS_FILE: bad, PORT: "x" });
+    // One configuration message naming every bad setting, the keys file among them, and no stack trace.
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("contacts: invalid configuration: PORT=");
+    expect(result.stderr).toContain(`API_KEYS_FILE=${JSON.stringify(bad)} [0].sha256 must be`);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses to start when API_KEYS_FILE holds no keys, which would refuse every call", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "contacts-keys-"));
+    const empty = join(dir, "empty.json");
+    await writeFile(empty, "[]");
+    const result = await start({ API_KEYS_FILE: empty });
+    await rm(dir, { recursive: true, force: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`API_KEYS_FILE=${JSON.stringify(empty)} holds no keys`);
   });
 });

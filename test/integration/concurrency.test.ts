@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { allClients, type UpsertClient } from "../support/clients.js";
+import { allClients, failure, type UpsertClient } from "../support/clients.js";
 import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 
@@ -69,6 +69,65 @@ describe("concurrent upserts of one new key in one process", () => {
     expect(stored).toHaveLength(1);
     expect(responses.every((r) => r.contact?.email === stored[0]?.email)).toBe(true);
     console.info(`email race: retries ${JSON.stringify(retriesSince(before))}`);
+  });
+});
+
+describe("with a retry policy of one attempt, concurrent creators of one new key", () => {
+  let app: TestApp;
+  let clients: UpsertClient[];
+  beforeAll(async () => {
+    app = await startTestApp(
+      {},
+      { retryPolicy: { maxAttempts: 1, maxUnavailableAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } },
+    );
+    clients = allClients(app.url);
+  });
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await app.close();
+  });
+
+  it("that lose the race on the unique index get ABORTED, write nothing, and succeed when retried", async () => {
+    const outcomes: Record<string, number> = {};
+    // A race is not certain to collide: a few rounds, each on a new key, until one has.
+    for (let round = 0; round < 10 && !outcomes.ABORTED; round++) {
+      const firmId = uniqueFirm("aborted");
+      const request = (i: number) => ({
+        firmId,
+        trackingId: "CRM-A",
+        email: "aborted@example.com",
+        firstName: `Ab${i}`,
+        lastName: "Or",
+      });
+      const results = await Promise.all(
+        Array.from({ length: PARALLEL }, (_, i) =>
+          (clients[i % clients.length] as UpsertClient).upsert(request(i)).then(
+            (response) => ({ code: "OK", result: response.result, i }),
+            async (error: unknown) => ({
+              code: (await failure(Promise.reject(error))).code,
+              result: undefined,
+              i,
+            }),
+          ),
+        ),
+      );
+      for (const { code } of results) outcomes[code] = (outcomes[code] ?? 0) + 1;
+      // Exactly these outcomes: one creator, updaters, and the losers of a collision told to retry.
+      expect(results.every((r) => r.code === "OK" || r.code === "ABORTED")).toBe(true);
+      expect(results.filter((r) => r.result === UpsertResult.CREATED)).toHaveLength(1);
+      const stored = await storedContacts(firmId);
+      expect(stored).toHaveLength(1);
+      // The stored name is one a successful call sent: an aborted call wrote nothing.
+      const okNames = results.filter((r) => r.code === "OK").map((r) => `Ab${r.i}`);
+      expect(okNames).toContain(stored[0]?.first_name);
+      // ABORTED is safe to retry: the same request then succeeds.
+      for (const aborted of results.filter((r) => r.code === "ABORTED")) {
+        const response = await (clients[0] as UpsertClient).upsert(request(aborted.i));
+        expect(response.result).toBe(UpsertResult.UPDATED);
+      }
+    }
+    console.info(`one-attempt races: ${JSON.stringify(outcomes)}`);
+    expect(outcomes.ABORTED ?? 0).toBeGreaterThan(0);
   });
 });
 

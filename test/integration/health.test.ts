@@ -1,7 +1,14 @@
 import http2 from "node:http2";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  createContextValues,
+  createHandlerContext,
+  type Transport,
+} from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,6 +16,7 @@ import {
   type HealthCheckResponse,
   HealthCheckResponse_ServingStatus as Status,
 } from "../../gen-deps/health/v1/health_pb.js";
+import { connectionKey, healthHandlers } from "../../src/rpc/health.js";
 import { createReadiness } from "../../src/rpc/readiness.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { TEST_DATABASE_URL } from "../support/database.js";
@@ -274,5 +282,114 @@ describe("readiness", () => {
       await readiness.check();
     }
     expect(changes).toEqual([true, false, true]);
+  });
+});
+
+describe("streams are bounded", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ REQUEST_READ_TIMEOUT_MS: "500", IDLE_TIMEOUT_MS: "1000" });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  /** The SETTINGS_MAX_CONCURRENT_STREAMS a server advertises to a new h2c connection. */
+  async function advertisedStreams(url: string): Promise<number | undefined> {
+    const session = http2.connect(url);
+    session.on("error", () => undefined);
+    try {
+      const settings = await new Promise<http2.Settings>((resolve) =>
+        session.once("remoteSettings", resolve),
+      );
+      return settings.maxConcurrentStreams;
+    } finally {
+      session.close();
+    }
+  }
+
+  it("advertises MAX_CONCURRENT_STREAMS (default 100) as SETTINGS_MAX_CONCURRENT_STREAMS", async () => {
+    expect(await advertisedStreams(app.url)).toBe(100);
+    const seven = await startTestApp({ MAX_CONCURRENT_STREAMS: "7" });
+    try {
+      expect(await advertisedStreams(seven.url)).toBe(7);
+    } finally {
+      await seven.close();
+    }
+  });
+
+  it("refuses more than 16 Watch streams on one connection with RESOURCE_EXHAUSTED, not on another", async () => {
+    const transport = createGrpcTransport({ baseUrl: app.url });
+    const streams = Array.from({ length: 16 }, () => watch(transport, ""));
+    try {
+      for (const stream of streams) expect((await stream.next()).value?.status).toBe(Status.SERVING);
+      const extra = watch(transport, "");
+      await expect(extra.next()).rejects.toMatchObject({ code: Code.ResourceExhausted });
+      const elsewhere = watch(createGrpcTransport({ baseUrl: app.url }), "");
+      expect((await elsewhere.next()).value?.status).toBe(Status.SERVING);
+      elsewhere.cancel();
+    } finally {
+      for (const stream of streams) stream.cancel();
+    }
+  });
+
+  it("ends a Watch at the idle GOAWAY of its HTTP/2 connection", async () => {
+    const stream = watch(createGrpcTransport({ baseUrl: app.url }), "");
+    expect((await stream.next()).value?.status).toBe(Status.SERVING);
+    // IDLE_TIMEOUT_MS is 1000 here: GOAWAY, then the final one a second later at most.
+    const started = performance.now();
+    expect((await stream.next(6_000)).done).toBe(true);
+    expect(performance.now() - started).toBeLessThan(4_000);
+  });
+
+  it("ends a Watch over HTTP/1.1 after REQUEST_READ_TIMEOUT_MS, as HTTP/1.1 has no GOAWAY", async () => {
+    const stream = watch(createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }), "");
+    const started = performance.now();
+    expect((await stream.next()).value?.status).toBe(Status.SERVING);
+    expect((await stream.next(5_000)).done).toBe(true);
+    expect(performance.now() - started).toBeLessThan(500 + 2_000);
+  });
+
+  it("refuses a huge service name in Check without echoing it, and does not echo an unknown one", async () => {
+    const client = h2(app);
+    const huge = "s".repeat(1_048_576);
+    const tooLarge = await client.check({ service: huge }).catch((e) => ConnectError.from(e));
+    expect(tooLarge).toMatchObject({ code: Code.ResourceExhausted });
+    expect((tooLarge as ConnectError).rawMessage.length).toBeLessThan(300);
+    const unknown = await client.check({ service: "n".repeat(3_000) }).catch((e) => ConnectError.from(e));
+    expect(unknown).toMatchObject({ code: Code.NotFound });
+    expect((unknown as ConnectError).rawMessage).not.toContain("nnnn");
+  });
+});
+
+describe("Watch streams in all", () => {
+  it("are capped across connections: one past the cap is refused with RESOURCE_EXHAUSTED", async () => {
+    const readiness = createReadiness(async () => undefined);
+    const handlers = healthHandlers(readiness, { services: [], maxWatches: 3, watchIntervalMs: 10 });
+    const abort = new AbortController();
+    // Each call on a connection of its own, so only the cap in all applies.
+    const context = () =>
+      createHandlerContext({
+        service: Health,
+        method: Health.method.watch,
+        protocolName: "test",
+        requestMethod: "POST",
+        url: "http://x/",
+        requestSignal: abort.signal,
+        contextValues: createContextValues().set(connectionKey, {
+          signal: abort.signal,
+          streamLifetimeMs: undefined,
+          watches: 0,
+        }),
+      });
+    const open = Array.from({ length: 3 }, () =>
+      handlers.watch({ service: "" } as never, context())[Symbol.asyncIterator](),
+    );
+    for (const stream of open) expect((await stream.next()).value?.status).toBe(Status.SERVING);
+    const extra = handlers.watch({ service: "" } as never, context())[Symbol.asyncIterator]();
+    await expect(extra.next()).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    abort.abort();
+    readiness.beginShutdown();
+    for (const stream of open) await stream.return?.(undefined);
   });
 });

@@ -1,10 +1,11 @@
 import http2 from "node:http2";
 import net from "node:net";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertContactRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
+import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { uniqueFirm } from "../support/database.js";
+import { storedContacts, uniqueFirm } from "../support/database.js";
 
 const PATH = "/contacts.v1.ContactService/UpsertContact";
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -109,15 +110,40 @@ describe("malformed input on the wire gets a client error, never internal", () =
     });
   });
 
-  it("ignores unknown JSON fields, so older servers accept newer clients", async () => {
-    const body = JSON.stringify({
-      firmId: uniqueFirm("unk"),
-      email: "u@example.com",
-      firstName: "U",
-      lastName: "K",
-      shoeSize: 44,
+  it("refuses an unknown JSON field with 400 naming it, so a misspelt field is not a silent no-op", async () => {
+    const firmId = uniqueFirm("unk");
+    const body = JSON.stringify({ firmId, email: "u@example.com", firstname: "Ann", lastName: "K" });
+    const response = await post(body, "application/json");
+    expect(response.status).toBe(400);
+    const error = (await response.json()) as { code: string; message: string; details: unknown[] };
+    expect(error).toMatchObject({ code: "invalid_argument", message: "firstname: unknown field" });
+    expect(violations(error.details)).toEqual([{ field: "firstname", description: "unknown field" }]);
+    expect(await storedContacts(firmId)).toEqual([]);
+  });
+
+  it("refuses unknown JSON fields on every RPC, health included", async () => {
+    const response = await fetch(`${app.url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ service: "", verbose: true }),
     });
-    expect((await post(body, "application/json")).status).toBe(200);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      code: "invalid_argument",
+      message: "verbose: unknown field",
+    });
+  });
+
+  it("keeps ignoring unknown fields in binary protobuf, as the protocol intends", async () => {
+    const firmId = uniqueFirm("unk-bin");
+    const bytes = toBinary(
+      UpsertContactRequestSchema,
+      create(UpsertContactRequestSchema, { firmId, email: "b@example.com", firstName: "B", lastName: "N" }),
+    );
+    // Field 999, varint 1: a field a newer client might send.
+    const withUnknown = new Uint8Array([...bytes, 0xb8, 0x3e, 0x01]);
+    expect((await post(withUnknown, "application/proto")).status).toBe(200);
+    expect(await storedContacts(firmId)).toHaveLength(1);
   });
 
   it("answers truncated and garbage protobuf with 400 invalid_argument", async () => {
@@ -143,18 +169,26 @@ describe("malformed input on the wire gets a client error, never internal", () =
       "application/json",
     );
     expect(response.status).toBe(429);
-    expect(await response.json()).toMatchObject({ code: "resource_exhausted" });
+    const error = (await response.json()) as { code: string; message: string };
+    expect(error.code).toBe("resource_exhausted");
+    // Named in the service's terms: the limit and the setting, not connect-es's readMaxBytes.
+    expect(error.message).toMatch(/65536-byte limit of contacts\.v1\.ContactService\/UpsertContact/);
+    expect(error.message).toMatch(/MAX_REQUEST_BYTES/);
+    expect(error.message).not.toMatch(/readMaxBytes/);
   });
 
   it("answers gRPC frames that are garbage, truncated or oversized with a client status", async () => {
     const bytes = validBytes();
     const garbage = await grpcCall(frameOf(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f])));
     expect(garbage.status).toBe("3"); // INVALID_ARGUMENT
+    // The body ends inside the frame it promised: the client sent bad input.
     const truncated = await grpcCall(frameOf(bytes, bytes.length + 10));
-    expect(truncated.status).toBeDefined();
-    expect(truncated.status).not.toBe("13"); // never INTERNAL
+    expect(truncated.status).toBe("3"); // INVALID_ARGUMENT
     const oversized = await grpcCall(frameOf(new Uint8Array(MAX_REQUEST_BYTES + 1)));
     expect(oversized.status).toBe("8"); // RESOURCE_EXHAUSTED
+    expect(oversized.message).toMatch(
+      /limit of contacts\.v1\.ContactService\/UpsertContact.*MAX_REQUEST_BYTES/,
+    );
   });
 
   it("cuts off clients that send nothing, stall in their headers or never finish their body, serving others meanwhile", async () => {
@@ -168,6 +202,7 @@ describe("malformed input on the wire gets a client error, never internal", () =
       ),
       h2BodyNeverEnds(),
       h2BodyNeverEnds(true),
+      prefaceTrickle(app.port),
     ]);
     // Other clients are served while the stalled ones wait to be cut off.
     const body = JSON.stringify({
@@ -190,6 +225,45 @@ describe("malformed input on the wire gets a client error, never internal", () =
     expect((await post(body, "application/json")).status).toBe(200);
   });
 });
+
+/**
+ * Sends the HTTP/2 client preface one byte at a time, each gap shorter than the read timeout, so that only a
+ * limit counted from the connection's start can cut it off: resolves with how long the server took to close it.
+ */
+function prefaceTrickle(port: number): Promise<number> {
+  const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let sent = 0;
+    const socket = net.connect(port, "127.0.0.1");
+    const dribble = setInterval(() => {
+      if (sent < preface.length && socket.writable) socket.write(preface.subarray(sent, ++sent));
+    }, READ_TIMEOUT_MS / 3);
+    socket.resume();
+    socket.on("error", () => undefined);
+    socket.once("close", () => {
+      clearInterval(dribble);
+      resolve(Date.now() - started);
+    });
+    setTimeout(() => {
+      clearInterval(dribble);
+      socket.destroy();
+      reject(new Error("the server kept a trickling preface open"));
+    }, 10_000);
+  });
+}
+
+/** The field violations of a Connect error body's google.rpc.BadRequest details. */
+function violations(details: unknown[]) {
+  return (details as { type: string; value: string }[])
+    .filter((d) => d.type === "google.rpc.BadRequest")
+    .flatMap((d) =>
+      fromBinary(BadRequestSchema, Buffer.from(d.value, "base64")).fieldViolations.map((v) => ({
+        field: v.field,
+        description: v.description,
+      })),
+    );
+}
 
 /**
  * An h2c stream whose body never ends, stalled or trickling a byte every 200 ms: resolves with how long the

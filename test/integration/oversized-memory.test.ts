@@ -12,14 +12,24 @@ const rssMiB = (pid: number) =>
 
 let server: ServerProcess;
 beforeAll(async () => {
-  server = await spawnServer({ MAX_REQUEST_BYTES: String(LIMIT) });
+  // What is measured is memory the server holds on to, not how long dead socket chunks wait for a collection:
+  // Node 24 sizes its young generation from the machine's memory (192 MiB here, against Node 20's 48 MiB), so
+  // without this garbage alone would grow RSS by 40-50 MiB. A small young generation collects it promptly.
+  server = await spawnServer({
+    MAX_REQUEST_BYTES: String(LIMIT),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-semi-space-size=1`.trim(),
+  });
 });
 afterAll(async () => {
   await server.stop();
 });
 
-/** Posts `size` bytes of JSON-ish text, declared up front or streamed in chunks without a length. */
-async function postOversized(chunked: boolean): Promise<number> {
+/**
+ * Posts `size` bytes of JSON-ish text, declared up front or streamed in chunks without a length. Resolves with
+ * the HTTP status, "closed" when the server closed the connection before the client had sent everything (also a
+ * refusal), or what else went wrong ("timeout" and the like, which are not refusals).
+ */
+async function postOversized(chunked: boolean): Promise<number | string> {
   const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
   const body = chunked
     ? new ReadableStream<Uint8Array>({
@@ -39,8 +49,11 @@ async function postOversized(chunked: boolean): Promise<number> {
     });
     await response.arrayBuffer();
     return response.status;
-  } catch {
-    return 0; // the server may close the connection before the client has finished sending: also a refusal
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") return "timeout";
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? "";
+    // The server answered 429 and closed the connection while the client was still sending.
+    return ["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"].includes(code) ? "closed" : `${code || error}`;
   }
 }
 
@@ -49,14 +62,18 @@ describe("oversized request bodies", () => {
     const pid = server.child.pid as number;
     const round = () => Promise.all(Array.from({ length: 8 }, (_, i) => postOversized(i % 2 === 1)));
     // A first round warms up buffers and compiled code, which grow once whatever the traffic.
-    const statuses: number[] = await round();
+    const statuses: (number | string)[] = await round();
     const before = rssMiB(pid);
     for (let n = 0; n < ROUNDS; n++) statuses.push(...(await round()));
     const after = rssMiB(pid);
     console.info(
       `${8 * ROUNDS} bodies after a warm-up round, each ${BODY / 1048576} MiB: statuses ${JSON.stringify([...new Set(statuses)])}, RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`,
     );
-    expect(statuses.every((status) => status === 429 || status === 0)).toBe(true);
+    // Refused, every one: a 429, or a connection the server closed on a client still sending. A timeout or any
+    // other failure is not a refusal.
+    expect(statuses.filter((status) => status !== 429 && status !== "closed")).toEqual([]);
+    // Bodies that declare their length are answered 429 before they are read.
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(statuses.length / 2);
     // 320 MiB were sent after the warm-up; the server's memory must not follow.
     expect(after - before).toBeLessThan(40);
   });

@@ -1,4 +1,4 @@
-import { type App, startApp } from "../../src/app.js";
+import { type App, type AppHooks, startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { DbFailure } from "../../src/db/db-errors.js";
 import { createLogger } from "../../src/logger.js";
@@ -12,7 +12,10 @@ export interface TestApp extends App {
 }
 
 /** Starts the same app `npm start` runs, configured through the same environment parser. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  hooks: Omit<AppHooks, "onRetry"> = {},
+): Promise<TestApp> {
   const config = loadConfig({
     PORT: "0",
     DATABASE_URL: TEST_DATABASE_URL,
@@ -25,10 +28,14 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     deadlock: 0,
     lock_timeout: 0,
     unavailable: 0,
+    overloaded: 0,
     other: 0,
   };
-  const app = await startApp(config, createLogger(config.logLevel), (failure) => {
-    retries[failure]++;
+  const app = await startApp(config, createLogger(config.logLevel), {
+    ...hooks,
+    onRetry: (failure) => {
+      retries[failure]++;
+    },
   });
   return Object.assign(app, { url: app.server.url, port: app.server.port, retries });
 }

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
@@ -21,6 +22,39 @@ export interface PrivateMariaDb {
 
 const run = promisify(execFile);
 
+// Debian installs mariadbd in /usr/sbin, which a non-root PATH may lack.
+const SEARCH_PATH = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
+const BINARIES = ["mariadbd", "mariadb-install-db"] as const;
+
+function findBinary(name: string): string | undefined {
+  for (const dir of SEARCH_PATH) {
+    if (dir === "") continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a private MariaDB cannot be started here (the binaries it needs are not installed), or undefined when it
+ * can. Tests that need one skip with this reason, so the suite runs against any server TEST_DATABASE_URL names.
+ */
+export const PRIVATE_MARIADB_MISSING: string | undefined = (() => {
+  const missing = BINARIES.filter((name) => findBinary(name) === undefined);
+  return missing.length === 0
+    ? undefined
+    : `needs ${missing.join(" and ")} on the PATH to run a private MariaDB (Debian: apt-get install mariadb-server)`;
+})();
+
+/** Prints why a test file is skipped, once, so a skip is never silent. */
+export function reportSkip(file: string, reason: string | undefined): void {
+  if (reason !== undefined) console.warn(`skipped ${file}: ${reason}`);
+}
+
 /**
  * Initialises a data directory with mariadb-install-db and starts mariadbd on a free loopback port, with any
  * extra server options a test needs (an sql_mode, say).
@@ -28,8 +62,9 @@ const run = promisify(execFile);
 export async function startPrivateMariaDb(serverArgs: readonly string[] = []): Promise<PrivateMariaDb> {
   const dir = await mkdtemp(join(tmpdir(), "contacts-private-db-"));
   const port = await freePort();
+  if (PRIVATE_MARIADB_MISSING !== undefined) throw new Error(PRIVATE_MARIADB_MISSING);
   await run(
-    "mariadb-install-db",
+    findBinary("mariadb-install-db") as string,
     [
       "--no-defaults",
       `--datadir=${dir}/data`,
@@ -44,7 +79,7 @@ export async function startPrivateMariaDb(serverArgs: readonly string[] = []): P
     url: `mysql://root@127.0.0.1:${port}/contacts`,
     async start() {
       child = spawn(
-        "mariadbd",
+        findBinary("mariadbd") as string,
         [
           "--no-defaults",
           `--datadir=${dir}/data`,

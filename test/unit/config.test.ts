@@ -1,5 +1,23 @@
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+
+// API_KEYS_FILE is read and checked by loadConfig: the tests write their keys files here.
+const keysDir = mkdtempSync(join(tmpdir(), "contacts-config-"));
+afterAll(() => rmSync(keysDir, { recursive: true, force: true }));
+function keysFile(name: string, content: string): string {
+  const path = join(keysDir, name);
+  writeFileSync(path, content);
+  return path;
+}
+const goodKeys = () =>
+  keysFile(
+    "keys.json",
+    JSON.stringify([{ name: "crm", sha256: createHash("sha256").update("t").digest("hex"), firms: ["*"] }]),
+  );
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -18,13 +36,18 @@ describe("loadConfig", () => {
     databaseUrl: "mysql://root@127.0.0.1:3306/contacts",
     dbPoolSize: 10,
     dbConnectTimeoutMs: 5_000,
-    maxRequestBytes: 1_048_576,
+    dbQueueTimeoutMs: 3_000,
+    dbQueueLimit: 1_000,
+    firmMaxInFlight: 64,
+    maxRequestBytes: 50_331_648,
     maxTimeoutMs: 30_000,
     shutdownGraceMs: 10_000,
     requestReadTimeoutMs: 15_000,
     logLevel: "info",
     corsOrigins: [],
     authDisabled: false,
+    maxConcurrentStreams: 100,
+    idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
   };
 
@@ -52,29 +75,63 @@ describe("loadConfig", () => {
         DATABASE_URL: "mariadb://app:pw@db.internal:3307/contacts_prod",
         DB_POOL_SIZE: "20",
         DB_CONNECT_TIMEOUT_MS: "100",
+        DB_QUEUE_TIMEOUT_MS: "250",
+        DB_QUEUE_LIMIT: "50",
+        FIRM_MAX_IN_FLIGHT: "8",
         MAX_REQUEST_BYTES: "1024",
         MAX_TIMEOUT_MS: "600000",
         SHUTDOWN_GRACE_MS: "0",
         REQUEST_READ_TIMEOUT_MS: "2000",
         LOG_LEVEL: "debug",
-        API_KEYS_FILE: "/etc/contacts/keys.json",
+        API_KEYS_FILE: goodKeys(),
+        MAX_CONCURRENT_STREAMS: "7",
+        IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
       }),
-    ).toEqual({
+    ).toMatchObject({
       host: "0.0.0.0",
       port: 9090,
       databaseUrl: "mariadb://app:pw@db.internal:3307/contacts_prod",
       dbPoolSize: 20,
       dbConnectTimeoutMs: 100,
+      dbQueueTimeoutMs: 250,
+      dbQueueLimit: 50,
+      firmMaxInFlight: 8,
       maxRequestBytes: 1024,
       maxTimeoutMs: 600_000,
       shutdownGraceMs: 0,
       requestReadTimeoutMs: 2_000,
       logLevel: "debug",
       corsOrigins: [],
-      apiKeysFile: "/etc/contacts/keys.json",
+      apiKeysFile: join(keysDir, "keys.json"),
+      apiKeys: [expect.objectContaining({ name: "crm", firms: ["*"] })],
       authDisabled: false,
+      maxConcurrentStreams: 7,
+      idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
+    });
+  });
+
+  describe("API_KEYS_FILE", () => {
+    it("holding no keys refuses to start: a server refusing every call would be silent", () => {
+      const path = keysFile("empty.json", "[]");
+      expect(configError({ API_KEYS_FILE: path }).problems).toEqual([
+        `API_KEYS_FILE=${JSON.stringify(path)} holds no keys: list at least one, or unset API_KEYS_FILE`,
+      ]);
+    });
+
+    it("reports its problems in the one message with every other bad setting", () => {
+      const path = keysFile("bad.json", JSON.stringify([{ name: "", sha256: "x", firms: [] }]));
+      const missing = join(keysDir, "missing.json");
+      const error = configError({ API_KEYS_FILE: path, PORT: "x" });
+      expect(error.problems.map((problem) => problem.split("=")[0])).toEqual(["PORT", "API_KEYS_FILE"]);
+      expect(error.message).toMatch(/\[0\]\.name must be.*\[0\]\.sha256 must be.*\[0\]\.firms must be/);
+      expect(configError({ API_KEYS_FILE: missing }).problems).toEqual([
+        `API_KEYS_FILE=${JSON.stringify(missing)} cannot be read: ENOENT`,
+      ]);
+      expect(configError({ API_KEYS_FILE: keysFile("text.json", "not json") }).message).toMatch(
+        /API_KEYS_FILE=.* is not JSON/,
+      );
     });
   });
 
@@ -98,6 +155,18 @@ describe("loadConfig", () => {
     });
   });
 
+  it("refuses a DB_QUEUE_TIMEOUT_MS that is not shorter than MAX_TIMEOUT_MS, so overload is shed before the deadline", () => {
+    expect(configError({ DB_QUEUE_TIMEOUT_MS: "5000", MAX_TIMEOUT_MS: "5000" }).problems).toEqual([
+      "DB_QUEUE_TIMEOUT_MS=5000 must be shorter than MAX_TIMEOUT_MS=5000, so that an overloaded call is shed with UNAVAILABLE before its deadline",
+    ]);
+    expect(loadConfig({ DB_QUEUE_TIMEOUT_MS: "4999", MAX_TIMEOUT_MS: "5000" }).dbQueueTimeoutMs).toBe(4_999);
+  });
+
+  it("defaults DB_QUEUE_TIMEOUT_MS to at most half of MAX_TIMEOUT_MS, so a short MAX_TIMEOUT_MS alone is valid", () => {
+    expect(loadConfig({ MAX_TIMEOUT_MS: "300" }).dbQueueTimeoutMs).toBe(150);
+    expect(loadConfig({ MAX_TIMEOUT_MS: "600000" }).dbQueueTimeoutMs).toBe(3_000);
+  });
+
   it("accepts port 0 (any free port) and 65535", () => {
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
     expect(loadConfig({ PORT: "65535" }).port).toBe(65_535);
@@ -112,9 +181,14 @@ describe("loadConfig", () => {
     ["DB_POOL_SIZE", "0", "must be a whole number from 1 to 1000"],
     ["DB_POOL_SIZE", "1001", "must be a whole number from 1 to 1000"],
     ["DB_CONNECT_TIMEOUT_MS", "99", "must be a whole number from 100 to 120000"],
+    ["DB_QUEUE_TIMEOUT_MS", "9", "must be a whole number from 10 to 600000"],
+    ["DB_QUEUE_LIMIT", "0", "must be a whole number from 1 to 1000000"],
+    ["FIRM_MAX_IN_FLIGHT", "0", "must be a whole number from 1 to 1000000"],
     ["MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 67108864"],
     ["MAX_TIMEOUT_MS", "600001", "must be a whole number from 100 to 600000"],
     ["SHUTDOWN_GRACE_MS", "ten", "must be a whole number from 0 to 600000"],
+    ["MAX_CONCURRENT_STREAMS", "0", "must be a whole number from 1 to 10000"],
+    ["IDLE_TIMEOUT_MS", "999", "must be a whole number from 1000 to 3600000"],
     ["TOMBSTONE_RETENTION_DAYS", "0", "must be a whole number from 1 to 36500"],
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],

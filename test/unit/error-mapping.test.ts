@@ -6,10 +6,12 @@ import {
   ContentionError,
   LimitExceededError,
   NotFoundError,
+  OverloadedError,
   UnavailableError,
   ValidationError,
 } from "../../src/contacts/errors.js";
 import { toConnectError } from "../../src/rpc/error-mapping.js";
+import { FirmBusyError } from "../../src/rpc/firm-limit.js";
 
 // The one error table: every domain error gets its code, and a program can act on each without parsing text.
 
@@ -30,6 +32,16 @@ describe("toConnectError", () => {
     const { error } = toConnectError(new UnavailableError("the database is unavailable"));
     expect(error.code).toBe(Code.Unavailable);
     expect(retryDelayMs(error)).toEqual([1000]);
+  });
+
+  it("a call shed under overload is UNAVAILABLE, and one beyond its firm's cap RESOURCE_EXHAUSTED, both retryable", () => {
+    const shed = toConnectError(new OverloadedError("no database connection was free")).error;
+    const busy = toConnectError(new FirmBusyError(64)).error;
+    expect(shed.code).toBe(Code.Unavailable);
+    expect(busy.code).toBe(Code.ResourceExhausted);
+    expect(busy.rawMessage).toContain("FIRM_MAX_IN_FLIGHT");
+    expect(retryDelayMs(shed)).toEqual([250]);
+    expect(retryDelayMs(busy)).toEqual([250]);
   });
 
   it("a caller's mistake suggests no retry", () => {

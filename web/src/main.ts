@@ -1,8 +1,10 @@
 import { type JsonObject, toJson } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { type Contact, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
 import { ContactService, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import { type Conflict, conflictOf, errorSentence, fieldMessage } from "./messages.js";
 import { apiUrlFrom, FIELD_NAMES, FIELDS, type FieldName, fieldErrors, toRequest } from "./upsert-form.js";
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -10,6 +12,8 @@ const RESULT_TEXT: Partial<Record<UpsertResult, string>> = {
   [UpsertResult.CREATED]: "Created a new contact.",
   [UpsertResult.UPDATED]: "Updated the existing contact.",
 };
+// Times in the user's own locale and time zone (the browser's), with the zone named so none is mistaken.
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -23,7 +27,7 @@ const formError = byId<HTMLElement>("form-error");
 const result = byId<HTMLElement>("result");
 const resultFields = byId<HTMLElement>("result-fields");
 const apiKey = byId<HTMLInputElement>("api-key");
-const submit = form.querySelector("button") as HTMLButtonElement;
+const submit = form.querySelector("button[type=submit]") as HTMLButtonElement;
 
 interface Control {
   readonly input: HTMLInputElement | HTMLTextAreaElement;
@@ -60,7 +64,7 @@ function renderFields(): Map<FieldName, Control> {
       row.append(hint);
       describedBy.push(hint.id);
     }
-    const error = Object.assign(document.createElement("p"), { id: `${id}-error`, className: "error" });
+    const error = Object.assign(document.createElement("div"), { id: `${id}-error`, className: "error" });
     error.hidden = true;
     row.append(error);
     describedBy.push(error.id);
@@ -76,51 +80,109 @@ const controls = renderFields();
 function clearMessages(): void {
   status.textContent = "";
   formError.textContent = "";
+  apiKey.removeAttribute("aria-invalid");
   for (const { input, error } of controls.values()) {
     input.removeAttribute("aria-invalid");
-    error.textContent = "";
+    error.replaceChildren();
     error.hidden = true;
   }
 }
 
+function markField(name: FieldName, ...content: (Node | string)[]): void {
+  const control = controls.get(name);
+  if (!control) return;
+  control.input.setAttribute("aria-invalid", "true");
+  control.error.replaceChildren(...content);
+  control.error.hidden = false;
+}
+
 function showContact(contact: Contact): void {
-  const labels: Record<string, string> = { id: "ID", createTime: "Created at", updateTime: "Updated at" };
+  const labels: Record<string, string> = {
+    id: "Contact ID",
+    createTime: "Created",
+    updateTime: "Last updated",
+  };
   for (const name of FIELD_NAMES) labels[name] = FIELDS[name].label;
+  const times: Record<string, Date | undefined> = {
+    createTime: contact.createTime && timestampDate(contact.createTime),
+    updateTime: contact.updateTime && timestampDate(contact.updateTime),
+  };
   resultFields.replaceChildren();
   for (const [key, value] of Object.entries(toJson(ContactSchema, contact) as JsonObject)) {
-    resultFields.append(
-      Object.assign(document.createElement("dt"), { textContent: labels[key] ?? key }),
-      Object.assign(document.createElement("dd"), { textContent: String(value) }),
-    );
+    const dd = document.createElement("dd");
+    const time = times[key];
+    if (time) {
+      dd.append(
+        Object.assign(document.createElement("time"), {
+          dateTime: time.toISOString(),
+          textContent: TIME_FORMAT.format(time),
+        }),
+      );
+    } else {
+      dd.textContent = String(value);
+    }
+    resultFields.append(Object.assign(document.createElement("dt"), { textContent: labels[key] ?? key }), dd);
   }
   result.hidden = false;
 }
 
-function showError(error: ConnectError, apiUrl: string): void {
+/** A conflict: the field is marked, and the contact holding the value is offered to update instead. */
+function showConflict(conflict: Conflict): void {
+  const label = FIELDS[conflict.field].label;
+  const text = document.createElement("p");
+  text.textContent = `Another contact of this firm already has this ${label.toLowerCase()}.`;
+  if (conflict.contactId) {
+    text.append(
+      " Its contact ID is ",
+      Object.assign(document.createElement("code"), { textContent: conflict.contactId }),
+      ".",
+    );
+  }
+  const offer = Object.assign(document.createElement("button"), {
+    type: "button",
+    className: "secondary",
+    textContent: "Update that contact instead",
+  });
+  // Without a tracking ID the request matches by email, so saving again updates the contact that holds it.
+  offer.addEventListener("click", () => {
+    const trackingId = controls.get("trackingId");
+    if (trackingId) trackingId.input.value = "";
+    form.requestSubmit();
+  });
+  const hint = Object.assign(document.createElement("p"), {
+    className: "hint",
+    textContent: "Updating it leaves out the tracking ID and saves these fields to that contact.",
+  });
+  markField(conflict.field, text, ...(conflict.field === "email" ? [offer, hint] : []));
+  controls.get(conflict.field)?.input.focus();
+}
+
+function showError(error: ConnectError, apiUrl: string, values: Record<FieldName, string>): void {
   result.hidden = true;
   if (error.code === Code.InvalidArgument) {
     const { byField, other } = fieldErrors(error);
     for (const [name, descriptions] of byField) {
-      const control = controls.get(name);
-      if (!control) continue;
-      control.input.setAttribute("aria-invalid", "true");
-      control.error.textContent = descriptions.join("; ");
-      control.error.hidden = false;
+      markField(name, descriptions.map((description) => fieldMessage(name, description)).join(" "));
     }
     const first = FIELD_NAMES.find((name) => byField.has(name));
     if (first) controls.get(first)?.input.focus();
-    formError.textContent =
-      byField.size > 0 || other.length > 0
-        ? ["Please correct the marked fields.", ...other].join(" ")
-        : error.rawMessage;
-    return;
+    if (byField.size > 0 || other.length > 0) {
+      formError.textContent = ["Please correct the marked fields.", ...other].join(" ");
+      return;
+    }
   }
-  // A refused CORS preflight or an unreachable server both surface as a failed fetch.
-  const hint =
-    error.code === Code.Unknown || error.code === Code.Unavailable
-      ? ` Check that a server runs at ${apiUrl} and lists ${location.origin} in CORS_ORIGINS.`
-      : "";
-  formError.textContent = `${Code[error.code]}: ${error.rawMessage}.${hint}`;
+  const conflict = conflictOf(error);
+  if (conflict) showConflict(conflict);
+  if (error.code === Code.Unauthenticated) {
+    apiKey.setAttribute("aria-invalid", "true");
+    apiKey.focus();
+  }
+  formError.textContent = errorSentence(error, {
+    apiUrl,
+    pageOrigin: location.origin,
+    firmId: values.firmId.trim(),
+    sentKey: apiKey.value.trim() !== "",
+  });
 }
 
 function start(): void {
@@ -150,7 +212,7 @@ function start(): void {
       status.textContent = RESULT_TEXT[response.result] ?? "Saved.";
       if (response.contact) showContact(response.contact);
     } catch (error) {
-      showError(ConnectError.from(error), apiUrl);
+      showError(ConnectError.from(error), apiUrl, values);
     } finally {
       submit.disabled = false;
       form.removeAttribute("aria-busy");

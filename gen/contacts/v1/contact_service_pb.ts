@@ -738,14 +738,16 @@ export const UpsertResultSchema: GenEnum<UpsertResult> = /*@__PURE__*/
  * - FAILED_PRECONDITION [400]: the write would exceed a per-contact limit (AssignContact). Nothing was written.
  * - ABORTED [409]: the call lost a race with concurrent writes to the same contact more often than the server
  *   retries internally. Nothing was written; retrying the same call is safe.
- * - UNAVAILABLE [503]: the database cannot be reached. Nothing was written, or the write completed and a retry
- *   of the same call is safe; retry with backoff.
+ * - UNAVAILABLE [503]: the database cannot be reached, or the server is overloaded (no database connection came
+ *   free in time). Nothing was written, or the write completed and a retry of the same call is safe; retry with
+ *   backoff.
  * - DEADLINE_EXCEEDED [504], CANCELED: the caller's deadline (or the server's cap on call time) passed, or it
  *   cancelled; the write was rolled back unless it had already committed, and a retry of the same call is safe.
  * - UNAUTHENTICATED [401]: the server requires API keys and the call has no `authorization: Bearer <token>`, or
  *   an unknown one.
  * - PERMISSION_DENIED [403]: the token is not granted the request's firm. Nothing was read or written.
- * - RESOURCE_EXHAUSTED [429]: the request is larger than the server accepts.
+ * - RESOURCE_EXHAUSTED [429]: the request is larger than the server accepts, or the request's firm already has
+ *   as many calls in progress as the server allows one firm (nothing was read or written; retry with backoff).
  *
  * Strings: surrounding whitespace (including line breaks) is trimmed from every string before it is validated,
  * matched or stored. No string may contain control characters, except that `note` may contain tabs and line
