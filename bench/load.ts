@@ -106,7 +106,7 @@ function grpcBatchCaller(url: string, timeoutMs: number) {
               : resolve(
                   response.results.map((r) =>
                     r.outcome.case === "response"
-                      ? answer(r.outcome.value.result === UpsertResult.CREATED)
+                      ? reply(r.outcome.value).answer
                       : (grpc.status[r.outcome.value?.code ?? 2] ?? "UNKNOWN"),
                   ),
                 ),
@@ -167,7 +167,7 @@ async function main(spec: LoadSpec): Promise<void> {
     spec.target === "grpc-batch" ? grpcBatchCaller(spec.url ?? "", spec.callTimeoutMs) : null;
   const caller =
     batchCaller !== null
-      ? { call: async (): Promise<Answer> => "created", close: batchCaller.close }
+      ? { call: async (): Promise<Reply> => ({ answer: "created" }), close: batchCaller.close }
       : spec.target === "mysql2"
         ? rawCaller(spec.databaseUrl ?? "", spec.poolSize)
         : spec.target === "grpc"
@@ -218,18 +218,26 @@ async function main(spec: LoadSpec): Promise<void> {
       const started = performance.now();
       try {
         const results = await batchCaller.call(ops);
+        // Every item is checked like a single call's answer; a failed or wrong item fails the bench.
+        const right = results.filter((r, i) => {
+          if (r !== "created" && r !== "updated") {
+            fail(r);
+            return false;
+          }
+          const wrong = wrongAnswer(ops[i] as Op, { answer: r }, spec.checkAnswers);
+          if (wrong !== undefined) fail(wrong);
+          return wrong === undefined;
+        });
         if (!measuring) continue;
-        record(started, results.filter((r) => r === "created" || r === "updated").length);
+        record(started, right.length);
         results.forEach((r, i) => {
           if (r === "created" || r === "updated") {
             answers[r]++;
             kinds[(ops[i] as Op).kind]++;
-          } else {
-            errors[r] = (errors[r] ?? 0) + 1;
           }
         });
       } catch (error) {
-        if (measuring) errors[errorName(error)] = (errors[errorName(error)] ?? 0) + 1;
+        fail(errorName(error));
         await sleep(1);
       }
     }
