@@ -4,8 +4,10 @@ import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import {
   connectJsonH1,
+  connectProtoH2,
   failure,
   grpcJsClient,
+  grpcWebH1,
   type UpdateInit,
   type UpsertClient,
 } from "../support/clients.js";
@@ -46,6 +48,9 @@ const byCodePoint = (ids: string[]) =>
 describe.each([
   { name: "grpc-js", make: grpcJsClient, json: false },
   { name: "connect-json-http1", make: connectJsonH1, json: true },
+  // What browsers use (gRPC-Web over HTTP/1.1) and connect-node's binary Connect over h2c.
+  { name: "grpc-web-http1", make: grpcWebH1, json: false },
+  { name: "connect-proto-h2c", make: connectProtoH2, json: false },
 ])("over $name", ({ make, json }) => {
   let client: UpsertClient;
   beforeAll(() => {
