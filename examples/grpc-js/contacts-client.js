@@ -66,7 +66,14 @@ const RPC_TYPES = protoLoader.loadSync(["google/rpc/status.proto", "google/rpc/e
 export function errorDetails(error) {
   const [bytes] = error.metadata?.get("grpc-status-details-bin") ?? [];
   if (!bytes) return [];
-  const status = RPC_TYPES["google.rpc.Status"].deserialize(bytes);
+  return statusDetails(RPC_TYPES["google.rpc.Status"].deserialize(bytes));
+}
+
+/**
+ * The decoded details of a google.rpc.Status as proto-loader gives it, e.g. the `error` of a failed
+ * BatchUpsertContacts item: the same `{ type, ...fields }` objects as errorDetails returns.
+ */
+export function statusDetails(status) {
   return status.details.map((any) => {
     // protobufjs's built-in google.protobuf.Any keeps the proto name `type_url` whatever keepCase says.
     const typeUrl = any.typeUrl ?? any.type_url;
@@ -81,7 +88,7 @@ export function toDate({ seconds, nanos }) {
   return new Date(Number(seconds) * 1000 + Math.floor(nanos / 1e6));
 }
 
-/** The gRPC status name of a failed call, e.g. "ALREADY_EXISTS". */
+/** The gRPC status name of a failed call or of a google.rpc.Status, e.g. "ALREADY_EXISTS". */
 export function codeName(error) {
   return grpc.status[error.code] ?? String(error.code);
 }

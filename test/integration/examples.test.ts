@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, sql, storedContacts, uniqueFirm } from "../support/database.js";
 import { REPO_ROOT } from "../support/server-process.js";
 
 // The examples in examples/ run as a reader would run them, as child processes against the real server, so a
@@ -127,6 +127,132 @@ describe("the buf curl and curl example", () => {
       ],
     });
     await expectStored(firmId, id);
+  });
+});
+
+/**
+ * What every CRM sync example leaves behind: Ann, her email changed by UpdateContact, holding client C-1 only;
+ * Bob deleted (a tombstone, no live row); nothing of the failing third batch item.
+ */
+async function expectSynced(firmId: string, annId: string, bobId: string): Promise<void> {
+  const stored = await storedContacts(firmId);
+  expect(stored).toHaveLength(1);
+  expect(stored[0]).toMatchObject({
+    id: annId,
+    tracking_id: "CRM-1",
+    email: "ann.lee@example.com",
+    first_name: "Ann",
+    last_name: "Lee",
+  });
+  const assignments = await sql("SELECT kind, ref_id FROM contact_assignments WHERE contact_id = ?", [annId]);
+  expect(assignments).toEqual([{ kind: "client", ref_id: "C-1" }]);
+  const tombstones = await sql("SELECT id, email FROM contact_tombstones WHERE firm_id = ?", [firmId]);
+  expect(tombstones).toEqual([{ id: bobId, email: "bob@example.com" }]);
+}
+
+// The Node CRM sync examples print the same lines: batch, get, a first sync pass, update, assign, unassign,
+// delete and a second pass that sees the changed and the deleted contact.
+const NODE_SYNC_EXAMPLES = [
+  { name: "grpc-js with @grpc/proto-loader", script: "examples/grpc-js/crm-sync.js" },
+  { name: "connect-node with the generated code", script: "dist/examples/connect-node/crm-sync.js" },
+];
+
+describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => {
+  it("batches, gets, syncs, updates, assigns and deletes", { timeout: RUN_TIMEOUT_MS }, async () => {
+    if (!existsSync(path.join(REPO_ROOT, script))) throw new Error(`${script} is missing: run npm run build`);
+    const firmId = uniqueFirm("example-sync");
+    const { code, stdout, stderr } = await run(process.execPath, [script], firmId);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(14);
+    const ann = /^batch 0 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[0] ?? "")?.[1] ?? "";
+    const bob = /^batch 1 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[1] ?? "")?.[1] ?? "";
+    expect(ann).not.toBe("");
+    expect(bob).not.toBe("");
+    expect(ann).not.toBe(bob);
+    expect(lines[2]).toMatch(/^batch 2 INVALID_ARGUMENT email: \S/);
+    expect(lines[3]).toBe(`get ${ann} CRM-1 ann@example.com Ann Lee`);
+    // One batch is one tick of the firm clock, so its two contacts share an update time and come in id order.
+    expect(lines.slice(4, 6).sort()).toEqual(
+      [`first pass: ${ann} ann@example.com`, `first pass: ${bob} bob@example.com`].sort(),
+    );
+    expect(lines.slice(6)).toEqual([
+      "first pass: 2 contacts, 2 pages",
+      `update ${ann} email=ann.lee@example.com`,
+      "assign clients=C-1,C-2 entities=E-1",
+      "unassign clients=C-1 entities=-",
+      `delete ${bob}`,
+      `next pass: changed ${ann} ann.lee@example.com clients=C-1 entities=-`,
+      `next pass: deleted ${bob}`,
+      "next pass: 2 contacts, 2 pages",
+    ]);
+    await expectSynced(firmId, ann, bob);
+  });
+});
+
+describe("the buf curl and curl CRM sync example", () => {
+  it("batches, gets, syncs, updates, assigns and deletes", { timeout: RUN_TIMEOUT_MS }, async () => {
+    const firmId = uniqueFirm("example-sh-sync");
+    const { code, stdout, stderr } = await run("bash", ["examples/shell/crm-sync.sh"], firmId);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const headings = stdout.match(/^# .*$/gm) ?? [];
+    expect(headings.map((heading) => heading.replace(/ \(.*\)$/, ""))).toEqual([
+      "# batch: three upserts, the third with a bad email",
+      "# get",
+      "# list, first pass",
+      "# list, first pass",
+      "# update the email with an update mask",
+      "# assign",
+      "# unassign",
+      "# delete: an empty answer",
+      "# list, next pass",
+      "# list, next pass",
+    ]);
+    const [batch, get, first1, first2, update, assign, unassign, deleted, next1, next2] = stdout
+      .split(/^# .*$/m)
+      .slice(1)
+      .map((text) => JSON.parse(text));
+    expect(batch.results).toHaveLength(3);
+    expect(batch.results[0]).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
+    expect(batch.results[1]).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
+    expect(batch.results[2]).toMatchObject({
+      error: {
+        code: 3,
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "email" }] },
+        ],
+      },
+    });
+    const ann = batch.results[0].response.contact.id as string;
+    const bob = batch.results[1].response.contact.id as string;
+    expect(get).toEqual({
+      contact: expect.objectContaining({ id: ann, trackingId: "CRM-1", email: "ann@example.com" }),
+    });
+    // Two pages of one contact each, the token of the first leading to the second, which is the last.
+    expect(first1.contacts).toHaveLength(1);
+    expect(first1.nextPageToken).toMatch(/\S/);
+    expect(first2.contacts).toHaveLength(1);
+    expect(first2).not.toHaveProperty("nextPageToken");
+    expect([first1.contacts[0].id, first2.contacts[0].id].sort()).toEqual([ann, bob].sort());
+    expect(update.contact).toMatchObject({ id: ann, email: "ann.lee@example.com", trackingId: "CRM-1" });
+    expect(assign.contact).toMatchObject({
+      id: ann,
+      clientIds: ["C-1", "C-2"],
+      investmentEntityIds: ["E-1"],
+    });
+    expect(unassign.contact).toMatchObject({ id: ann, clientIds: ["C-1"] });
+    expect(unassign.contact).not.toHaveProperty("investmentEntityIds");
+    expect(deleted).toEqual({});
+    // After the first pass's largest updateTime: Ann in her latest state, then Bob's deletion.
+    expect(next1.contacts).toEqual([
+      expect.objectContaining({ id: ann, email: "ann.lee@example.com", clientIds: ["C-1"] }),
+    ]);
+    expect(next1.contacts[0]).not.toHaveProperty("deleteTime");
+    expect(next2).not.toHaveProperty("nextPageToken");
+    expect(next2.contacts).toEqual([expect.objectContaining({ id: bob, deleteTime: expect.any(String) })]);
+    await expectSynced(firmId, ann, bob);
   });
 });
 
