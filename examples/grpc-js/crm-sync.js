@@ -22,7 +22,8 @@ const batch = await call(
     requests: [
       { trackingId: "CRM-1", email: "ann@example.com", firstName: "Ann", lastName: "Lee" },
       { trackingId: "CRM-2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" },
-      { trackingId: "CRM-3", email: "not-an-email", firstName: "Cy", lastName: "Day" },
+      { trackingId: "CRM-3", email: "cy@example.com", firstName: "Cy", lastName: "Day" },
+      { trackingId: "CRM-4", email: "not-an-email", firstName: "Dee", lastName: "Fox" },
     ],
   },
   options,
@@ -109,8 +110,8 @@ console.log(`unassign ${assignments(unassigned.contact)}`);
 await call(client, "deleteContact", { firmId, id: bobId }, options);
 console.log(`delete ${bobId}`);
 
-// The next pass starts after the largest update_time of the first: only what changed since, each contact in its
-// latest state, and the deleted one with delete_time set, so the copy can drop it.
+// The next pass starts after the largest update_time of the first: only what changed since (not Cy), each
+// contact in its latest state, and the deleted one with delete_time set, so the copy can drop it.
 const next = await syncPass(first.largest);
 for (const contact of next.contacts) {
   console.log(

@@ -22,11 +22,12 @@ connect() {
 }
 
 # One result per item, in order; the failing item's "error" is a google.rpc.Status, its BadRequest included.
-echo "# batch: three upserts, the third with a bad email (gRPC, buf curl)"
+echo "# batch: four upserts, the fourth with a bad email (gRPC, buf curl)"
 batch=$(grpc BatchUpsertContacts '{"firmId":"'"$firm"'","requests":[
   {"trackingId":"CRM-1","email":"ann@example.com","firstName":"Ann","lastName":"Lee"},
   {"trackingId":"CRM-2","email":"bob@example.com","firstName":"Bob","lastName":"Ray"},
-  {"trackingId":"CRM-3","email":"not-an-email","firstName":"Cy","lastName":"Day"}]}')
+  {"trackingId":"CRM-3","email":"cy@example.com","firstName":"Cy","lastName":"Day"},
+  {"trackingId":"CRM-4","email":"not-an-email","firstName":"Dee","lastName":"Fox"}]}')
 echo "$batch"
 ann=$(jq -r '.results[0].response.contact.id' <<<"$batch")
 bob=$(jq -r '.results[1].response.contact.id' <<<"$batch")
@@ -76,5 +77,5 @@ echo "# delete: an empty answer (gRPC, buf curl)"
 grpc DeleteContact '{"firmId":"'"$firm"'","id":"'"$bob"'"}'
 
 # After the first pass's largest updateTime: the changed contact in its latest state, the deleted one with
-# deleteTime set.
+# deleteTime set, and not the unchanged one (Cy).
 sync_pass "next pass"

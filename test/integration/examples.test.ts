@@ -132,12 +132,16 @@ describe("the buf curl and curl example", () => {
 
 /**
  * What every CRM sync example leaves behind: Ann, her email changed by UpdateContact, holding client C-1 only;
- * Bob deleted (a tombstone, no live row); nothing of the failing third batch item.
+ * Cy as the batch created him; Bob deleted (a tombstone, no live row); nothing of the failing fourth item.
  */
-async function expectSynced(firmId: string, annId: string, bobId: string): Promise<void> {
+async function expectSynced(firmId: string, annId: string, bobId: string, cyId: string): Promise<void> {
   const stored = await storedContacts(firmId);
-  expect(stored).toHaveLength(1);
-  expect(stored[0]).toMatchObject({
+  expect(stored.map((row) => row.id).sort()).toEqual([annId, cyId].sort());
+  expect(stored.find((row) => row.id === cyId)).toMatchObject({
+    tracking_id: "CRM-3",
+    email: "cy@example.com",
+  });
+  expect(stored.find((row) => row.id === annId)).toMatchObject({
     id: annId,
     tracking_id: "CRM-1",
     email: "ann.lee@example.com",
@@ -165,20 +169,24 @@ describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => 
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(14);
+    expect(lines).toHaveLength(16);
     const ann = /^batch 0 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[0] ?? "")?.[1] ?? "";
     const bob = /^batch 1 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[1] ?? "")?.[1] ?? "";
-    expect(ann).not.toBe("");
-    expect(bob).not.toBe("");
-    expect(ann).not.toBe(bob);
-    expect(lines[2]).toMatch(/^batch 2 INVALID_ARGUMENT email: \S/);
-    expect(lines[3]).toBe(`get ${ann} CRM-1 ann@example.com Ann Lee`);
+    const cy = /^batch 2 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[2] ?? "")?.[1] ?? "";
+    expect(new Set([ann, bob, cy, ""]).size).toBe(4);
+    expect(lines[3]).toMatch(/^batch 3 INVALID_ARGUMENT email: \S/);
+    expect(lines[4]).toBe(`get ${ann} CRM-1 ann@example.com Ann Lee`);
     // One batch is one tick of the firm clock, so its two contacts share an update time and come in id order.
-    expect(lines.slice(4, 6).sort()).toEqual(
-      [`first pass: ${ann} ann@example.com`, `first pass: ${bob} bob@example.com`].sort(),
+    expect(lines.slice(5, 8).sort()).toEqual(
+      [
+        `first pass: ${ann} ann@example.com`,
+        `first pass: ${bob} bob@example.com`,
+        `first pass: ${cy} cy@example.com`,
+      ].sort(),
     );
-    expect(lines.slice(6)).toEqual([
-      "first pass: 2 contacts, 2 pages",
+    // The next pass has only what changed after the first: not Cy.
+    expect(lines.slice(8)).toEqual([
+      "first pass: 3 contacts, 3 pages",
       `update ${ann} email=ann.lee@example.com`,
       "assign clients=C-1,C-2 entities=E-1",
       "unassign clients=C-1 entities=-",
@@ -187,7 +195,7 @@ describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => 
       `next pass: deleted ${bob}`,
       "next pass: 2 contacts, 2 pages",
     ]);
-    await expectSynced(firmId, ann, bob);
+    await expectSynced(firmId, ann, bob, cy);
   });
 });
 
@@ -199,8 +207,9 @@ describe("the buf curl and curl CRM sync example", () => {
     expect(code).toBe(0);
     const headings = stdout.match(/^# .*$/gm) ?? [];
     expect(headings.map((heading) => heading.replace(/ \(.*\)$/, ""))).toEqual([
-      "# batch: three upserts, the third with a bad email",
+      "# batch: four upserts, the fourth with a bad email",
       "# get",
+      "# list, first pass",
       "# list, first pass",
       "# list, first pass",
       "# update the email with an update mask",
@@ -210,14 +219,15 @@ describe("the buf curl and curl CRM sync example", () => {
       "# list, next pass",
       "# list, next pass",
     ]);
-    const [batch, get, first1, first2, update, assign, unassign, deleted, next1, next2] = stdout
+    const [batch, get, first1, first2, first3, update, assign, unassign, deleted, next1, next2] = stdout
       .split(/^# .*$/m)
       .slice(1)
       .map((text) => JSON.parse(text));
-    expect(batch.results).toHaveLength(3);
-    expect(batch.results[0]).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
-    expect(batch.results[1]).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
-    expect(batch.results[2]).toMatchObject({
+    expect(batch.results).toHaveLength(4);
+    for (const result of batch.results.slice(0, 3)) {
+      expect(result).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
+    }
+    expect(batch.results[3]).toMatchObject({
       error: {
         code: 3,
         details: [
@@ -227,15 +237,17 @@ describe("the buf curl and curl CRM sync example", () => {
     });
     const ann = batch.results[0].response.contact.id as string;
     const bob = batch.results[1].response.contact.id as string;
+    const cy = batch.results[2].response.contact.id as string;
     expect(get).toEqual({
       contact: expect.objectContaining({ id: ann, trackingId: "CRM-1", email: "ann@example.com" }),
     });
-    // Two pages of one contact each, the token of the first leading to the second, which is the last.
-    expect(first1.contacts).toHaveLength(1);
+    // Three pages of one contact each, each token leading to the next page; the last has none.
+    for (const page of [first1, first2, first3]) expect(page.contacts).toHaveLength(1);
     expect(first1.nextPageToken).toMatch(/\S/);
-    expect(first2.contacts).toHaveLength(1);
-    expect(first2).not.toHaveProperty("nextPageToken");
-    expect([first1.contacts[0].id, first2.contacts[0].id].sort()).toEqual([ann, bob].sort());
+    expect(first2.nextPageToken).toMatch(/\S/);
+    expect(first3).not.toHaveProperty("nextPageToken");
+    const firstIds = [first1, first2, first3].map((page) => page.contacts[0].id);
+    expect(firstIds.sort()).toEqual([ann, bob, cy].sort());
     expect(update.contact).toMatchObject({ id: ann, email: "ann.lee@example.com", trackingId: "CRM-1" });
     expect(assign.contact).toMatchObject({
       id: ann,
@@ -245,14 +257,14 @@ describe("the buf curl and curl CRM sync example", () => {
     expect(unassign.contact).toMatchObject({ id: ann, clientIds: ["C-1"] });
     expect(unassign.contact).not.toHaveProperty("investmentEntityIds");
     expect(deleted).toEqual({});
-    // After the first pass's largest updateTime: Ann in her latest state, then Bob's deletion.
+    // After the first pass's largest updateTime: Ann in her latest state, then Bob's deletion; not Cy.
     expect(next1.contacts).toEqual([
       expect.objectContaining({ id: ann, email: "ann.lee@example.com", clientIds: ["C-1"] }),
     ]);
     expect(next1.contacts[0]).not.toHaveProperty("deleteTime");
     expect(next2).not.toHaveProperty("nextPageToken");
     expect(next2.contacts).toEqual([expect.objectContaining({ id: bob, deleteTime: expect.any(String) })]);
-    await expectSynced(firmId, ann, bob);
+    await expectSynced(firmId, ann, bob, cy);
   });
 });
 
