@@ -2,34 +2,27 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  DESKTOP,
+  inBrowserZone,
+  type Layout,
+  LOCALE,
+  MEASURE_LAYOUT,
+  PHONE,
+  SCREENSHOTS,
+  TIME_ZONE,
+  WEB_ROOT,
+} from "./browser-support.js";
 import { serveStatic } from "./static-server.js";
 
-// Debian's chromium package; `npx playwright install` cannot download browsers on these machines.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const WEB_ROOT = fileURLToPath(new URL("../../web", import.meta.url));
 const UPSERT_PATH = "/contacts.v1.ContactService/UpsertContact";
-// Screenshots for a person to look at (ignored by git): the page at a phone's width and at a desktop's.
-const SCREENSHOTS = fileURLToPath(new URL("./screenshots", import.meta.url));
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 900 };
-// The browser's locale and time zone, neither the machine's: the page must show times in these.
-const LOCALE = "de-DE";
-const TIME_ZONE = "Asia/Tokyo";
 
 let outDir: string | undefined;
 let site: Awaited<ReturnType<typeof serveStatic>> | undefined;
@@ -66,25 +59,6 @@ afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
   await closeSqlPool();
 });
-
-interface Layout {
-  readonly scrollWidth: number;
-  readonly clientWidth: number;
-  /** Elements whose box reaches past the right edge, even inside a parent that clips them. */
-  readonly sticksOut: string[];
-}
-
-// Runs in the page (as text, since the tests are type-checked without the DOM library).
-const MEASURE_LAYOUT = `(() => {
-  const root = document.documentElement;
-  return {
-    scrollWidth: root.scrollWidth,
-    clientWidth: root.clientWidth,
-    sticksOut: [...document.querySelectorAll("body *")]
-      .filter((element) => element.getBoundingClientRect().right > root.clientWidth + 0.5)
-      .map((element) => element.tagName.toLowerCase() + "#" + element.id + "." + element.className),
-  };
-})()`;
 
 function field(label: string) {
   return page.getByLabel(label, { exact: true });
@@ -183,10 +157,8 @@ describe("the web form, served from another origin, calls UpsertContact over Con
       expect(Math.abs(instant.getTime() - Date.now())).toBeLessThan(10 * 60_000);
       const text = (await time.textContent()) ?? "";
       // de-DE writes 29.11.2026; the hour is Tokyo's, whatever the machine's zone.
-      const inZone = (options: Intl.DateTimeFormatOptions) =>
-        new Intl.DateTimeFormat(LOCALE, { timeZone: TIME_ZONE, ...options }).format(instant);
-      expect(text).toContain(inZone({ day: "2-digit", month: "2-digit", year: "numeric" }));
-      expect(text).toContain(inZone({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }));
+      expect(text).toContain(inBrowserZone(instant).date);
+      expect(text).toContain(inBrowserZone(instant).time);
       expect(text).not.toMatch(/\dT\d/); // not ISO 8601
     }
   });

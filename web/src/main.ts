@@ -1,9 +1,9 @@
-import { type JsonObject, toJson } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { type Contact, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
+import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import { ContactService, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import { startContactBook } from "./contact-book.js";
+import { renderContact } from "./contact-view.js";
 import { type Conflict, conflictOf, errorSentence, fieldMessage } from "./messages.js";
 import { apiUrlFrom, FIELD_NAMES, FIELDS, type FieldName, fieldErrors, toRequest } from "./upsert-form.js";
 
@@ -12,8 +12,6 @@ const RESULT_TEXT: Partial<Record<UpsertResult, string>> = {
   [UpsertResult.CREATED]: "Created a new contact.",
   [UpsertResult.UPDATED]: "Updated the existing contact.",
 };
-// Times in the user's own locale and time zone (the browser's), with the zone named so none is mistaken.
-const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -97,32 +95,7 @@ function markField(name: FieldName, ...content: (Node | string)[]): void {
 }
 
 function showContact(contact: Contact): void {
-  const labels: Record<string, string> = {
-    id: "Contact ID",
-    createTime: "Created",
-    updateTime: "Last updated",
-  };
-  for (const name of FIELD_NAMES) labels[name] = FIELDS[name].label;
-  const times: Record<string, Date | undefined> = {
-    createTime: contact.createTime && timestampDate(contact.createTime),
-    updateTime: contact.updateTime && timestampDate(contact.updateTime),
-  };
-  resultFields.replaceChildren();
-  for (const [key, value] of Object.entries(toJson(ContactSchema, contact) as JsonObject)) {
-    const dd = document.createElement("dd");
-    const time = times[key];
-    if (time) {
-      dd.append(
-        Object.assign(document.createElement("time"), {
-          dateTime: time.toISOString(),
-          textContent: TIME_FORMAT.format(time),
-        }),
-      );
-    } else {
-      dd.textContent = String(value);
-    }
-    resultFields.append(Object.assign(document.createElement("dt"), { textContent: labels[key] ?? key }), dd);
-  }
+  renderContact(resultFields, contact);
   result.hidden = false;
 }
 
@@ -189,12 +162,19 @@ function start(): void {
   const apiUrl = apiUrlFrom(location.search);
   if (apiUrl instanceof Error) {
     formError.textContent = apiUrl.message;
-    submit.disabled = true;
+    for (const button of document.querySelectorAll("button")) button.disabled = true;
     return;
   }
   byId("api-url").textContent = apiUrl;
   // connect-web's Connect transport speaks JSON unless useBinaryFormat is set.
   const client = createClient(ContactService, createConnectTransport({ baseUrl: apiUrl }));
+  startContactBook({
+    client,
+    apiUrl,
+    timeoutMs: CALL_TIMEOUT_MS,
+    firmId: () => controls.get("firmId")?.input.value ?? "",
+    apiKey: () => apiKey.value,
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearMessages();

@@ -81,3 +81,34 @@ export function errorSentence(error: ConnectError, context: ErrorContext): strin
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** What the page knows when it explains an error of a lookup or a listing. */
+export interface ReadContext extends ErrorContext {
+  /** The contact ID looked up; absent for a listing. */
+  readonly contactId?: string;
+}
+
+/**
+ * A plain sentence for an error of GetContact or ListContacts. Reads change nothing, so these never speak of
+ * saving; the errors that mean the same for a read as for a save are worded by errorSentence.
+ */
+export function readErrorSentence(error: ConnectError, context: ReadContext): string {
+  switch (error.code) {
+    case Code.NotFound:
+      return `Firm “${context.firmId}” has no contact with the ID “${context.contactId ?? ""}”. Check the ID and the Firm ID.`;
+    case Code.PermissionDenied:
+      return `This API key may not read contacts of firm “${context.firmId}”.`;
+    case Code.InvalidArgument:
+      return error.rawMessage
+        ? `The contacts could not be read: ${inFormWords(error.rawMessage)}.`
+        : "The contacts could not be read.";
+    case Code.Canceled:
+      return "Reading the contacts was cancelled.";
+    case Code.Aborted:
+    case Code.ResourceExhausted:
+    case Code.AlreadyExists:
+      return "The contacts service could not answer this time. Try again in a moment.";
+    default:
+      return errorSentence(error, context);
+  }
+}
