@@ -1,50 +1,26 @@
-import { randomBytes } from "node:crypto";
-import { createConnection } from "mysql2/promise";
-import { DataSource } from "typeorm";
 import { afterAll, describe, expect, it } from "vitest";
 import { newContactId } from "../../src/contacts/contact-id.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { CreateContacts } from "../../src/db/migrations/0001-create-contacts.js";
 import { AddEmailKey } from "../../src/db/migrations/0002-add-email-key.js";
 import { purgeTombstoneBatch } from "../../src/db/tombstone-purge.js";
 import { startTestApp } from "../support/app.js";
 import { grpcJsClient } from "../support/clients.js";
-import { TEST_DATABASE_URL } from "../support/database.js";
+import { databaseAtVersion, type VersionedDatabase } from "../support/versioned-database.js";
 
 // Migration 0003 (firm clocks, tombstones, assignments, page-token secret) on a database of the previous version
 // with rows in it, and the tombstone purge. The test owns a database of its own, dropped afterwards.
 
-const server = parseDatabaseUrl(TEST_DATABASE_URL).credentials;
-const name = `contacts_mig3_${randomBytes(6).toString("hex")}`;
+let database: VersionedDatabase | undefined;
 afterAll(async () => {
-  const admin = await createConnection(server);
-  await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  await admin.end();
+  await database?.drop();
 });
 
 describe("migration 0003 on a database of the previous version", () => {
   it("seeds each firm's clock from its stored contacts, so the next write's time is after every stored one", {
     timeout: 60_000,
   }, async () => {
-    const admin = await createConnection(server);
-    const [[{ version }]] = (await admin.query("SELECT VERSION() AS version")) as unknown as [
-      [{ version: string }],
-    ];
-    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    await admin.end();
-    const previous = new DataSource({
-      type: /mariadb/i.test(version) ? "mariadb" : "mysql",
-      host: server.host,
-      port: server.port,
-      username: server.user,
-      password: server.password,
-      database: name,
-      entities: [],
-      migrations: [CreateContacts, AddEmailKey],
-      migrationsTransactionMode: "each",
-    });
-    await previous.initialize();
-    await previous.runMigrations();
+    database = await databaseAtVersion("contacts_mig3", [CreateContacts, AddEmailKey]);
+    const previous = await database.connect();
     // Rows as the previous version wrote them, one firm's with an application clock running ahead.
     const ahead = new Date(Date.now() + 3_600_000);
     ahead.setMilliseconds(123);
@@ -53,12 +29,10 @@ describe("migration 0003 on a database of the previous version", () => {
       "INSERT INTO contacts (id, firm_id, email, email_key, first_name, last_name, create_time, update_time) VALUES (?, 'mig-a', 'a@example.com', 'a@example.com', 'A', 'B', ?, ?), (?, 'mig-a', 'b@example.com', 'b@example.com', 'A', 'B', ?, ?)",
       [id, ahead, ahead, newContactId(), new Date(0), new Date(0)],
     );
-    await previous.destroy();
+    await previous.end();
 
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${name}`;
-    const app = await startTestApp({ DATABASE_URL: url.toString() });
-    const db = await createConnection({ ...server, database: name, timezone: "Z" });
+    const app = await startTestApp({ DATABASE_URL: database.url });
+    const db = await database.connect();
     try {
       const [clocks] = await db.query("SELECT firm_id, last_time FROM firm_clocks");
       expect(clocks).toEqual([{ firm_id: "mig-a", last_time: ahead }]);
@@ -88,7 +62,7 @@ describe("migration 0003 on a database of the previous version", () => {
           [newContactId(), old, old, old],
         );
       }
-      const purger = new DataSource({ ...previous.options, migrations: [] } as typeof previous.options);
+      const purger = database.dataSource();
       await purger.initialize();
       const batches: number[] = [];
       for (let deleted = -1; deleted !== 0; ) {

@@ -1,53 +1,25 @@
-import { randomBytes } from "node:crypto";
-import { type Connection, createConnection } from "mysql2/promise";
-import { DataSource } from "typeorm";
+import type { Connection } from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
 import { newContactId } from "../../src/contacts/contact-id.js";
-import { openDatabase, parseDatabaseUrl } from "../../src/db/database.js";
+import { openDatabase } from "../../src/db/database.js";
 import { CreateContacts } from "../../src/db/migrations/0001-create-contacts.js";
 import { EMAIL_KEY_BATCH } from "../../src/db/migrations/0002-add-email-key.js";
-import { TEST_DATABASE_URL } from "../support/database.js";
+import { databaseAtVersion, type VersionedDatabase } from "../support/versioned-database.js";
 
 // Migration 0002 on a database that holds the schema of migration 0001 and rows written by the previous
 // version. Each test owns a database of its own on the test server, dropped afterwards.
 
-const server = parseDatabaseUrl(TEST_DATABASE_URL).credentials;
-const created: string[] = [];
+const created: VersionedDatabase[] = [];
 
 afterEach(async () => {
-  const admin = await createConnection(server);
-  for (const name of created.splice(0)) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  await admin.end();
+  for (const database of created.splice(0)) await database.drop();
 });
 
 /** A new database migrated by 0001 only, the schema the previous version ran on, and a connection to it. */
 async function oldSchemaDatabase(): Promise<{ url: string; db: Connection }> {
-  const name = `contacts_mig_${randomBytes(6).toString("hex")}`;
-  created.push(name);
-  const admin = await createConnection(server);
-  const [[{ version }]] = (await admin.query("SELECT VERSION() AS version")) as unknown as [
-    [{ version: string }],
-  ];
-  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  await admin.end();
-  const dataSource = new DataSource({
-    type: /mariadb/i.test(version) ? "mariadb" : "mysql",
-    host: server.host,
-    port: server.port,
-    username: server.user,
-    password: server.password,
-    database: name,
-    entities: [],
-    migrations: [CreateContacts],
-    migrationsTransactionMode: "each",
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const db = await createConnection({ ...server, database: name, timezone: "Z" });
-  return { url: url.toString(), db };
+  const database = await databaseAtVersion("contacts_mig", [CreateContacts]);
+  created.push(database);
+  return { url: database.url, db: await database.connect() };
 }
 
 /** Inserts contacts as the previous version did: no email_key. Returns their ids, in the order given. */
