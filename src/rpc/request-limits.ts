@@ -22,6 +22,7 @@ export const REQUEST_LIMITS: Readonly<Record<string, number>> = {
   "contacts.v1.ContactService/GetContact": 8 * KiB,
   "contacts.v1.ContactService/DeleteContact": 8 * KiB,
   "contacts.v1.ContactService/ListContacts": 8 * KiB,
+  "contacts.v1.ContactService/ListContactChanges": 8 * KiB,
   "grpc.health.v1.Health/Check": 4 * KiB,
   "grpc.health.v1.Health/Watch": 4 * KiB,
   "grpc.health.v1.Health/List": 4 * KiB,

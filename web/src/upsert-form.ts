@@ -6,8 +6,14 @@ import type {
 } from "../../gen/contacts/v1/contact_service_pb.js";
 import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 
-/** The request fields, by their JSON names (the names the server's field violations use). */
-export type FieldName = Exclude<keyof UpsertContactRequest, "$typeName" | "$unknown">;
+/**
+ * The request fields, by their JSON names (the names the server's field violations use); the call options
+ * (validateOnly, requestId) are not form inputs.
+ */
+export type FieldName = Exclude<
+  keyof UpsertContactRequest,
+  "$typeName" | "$unknown" | "validateOnly" | "requestId"
+>;
 
 /** How the form shows one request field. */
 export interface FieldSpec {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file contacts/v1/contact_service.proto.
  */
 export const file_contacts_v1_contact_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIq0EChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGUiyAEKFVVwc2VydENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdBIpCgZyZXN1bHQYAiABKA4yGS5jb250YWN0cy52MS5VcHNlcnRSZXN1bHQSKQoKbWF0Y2hlZF9ieRgDIAEoDjIVLmNvbnRhY3RzLnYxLk1hdGNoS2V5EjIKDmNoYW5nZWRfZmllbGRzGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChFHZXRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIjsKEkdldENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCKWAQoTTGlzdENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNob3dfZGVsZXRlZBgFIAEoCCJXChRMaXN0Q29udGFjdHNSZXNwb25zZRImCghjb250YWN0cxgBIAMoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KFFVwZGF0ZUNvbnRhY3RSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSJQoHY29udGFjdBgCIAEoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFVVwZGF0ZUNvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCIzChREZWxldGVDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIhcKFURlbGV0ZUNvbnRhY3RSZXNwb25zZSJuChRBc3NpZ25Db250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEgoKY2xpZW50X2lkcxgDIAMoCRIdChVpbnZlc3RtZW50X2VudGl0eV9pZHMYBCADKAkiPgoVQXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0InAKFlVuYXNzaWduQ29udGFjdFJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhIKCmNsaWVudF9pZHMYAyADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGAQgAygJIkAKF1VuYXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0IncKGkJhdGNoVXBzZXJ0Q29udGFjdHNSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSMwoIcmVxdWVzdHMYAiADKAsyIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBITCgthbGxfb3Jfbm9uZRgDIAEoCCJWChtCYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2USNwoHcmVzdWx0cxgBIAMoCzImLmNvbnRhY3RzLnYxLkJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQigwEKGUJhdGNoVXBzZXJ0Q29udGFjdHNSZXN1bHQSNgoIcmVzcG9uc2UYASABKAsyIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2VIABIjCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCCQoHb3V0Y29tZSpVCghNYXRjaEtleRIZChVNQVRDSF9LRVlfVU5TUEVDSUZJRUQQABIZChVNQVRDSF9LRVlfVFJBQ0tJTkdfSUQQARITCg9NQVRDSF9LRVlfRU1BSUwQAipjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACMoQGCg5Db250YWN0U2VydmljZRJbCg1VcHNlcnRDb250YWN0EiEuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVzcG9uc2UiA5ACAhJSCgpHZXRDb250YWN0Eh4uY29udGFjdHMudjEuR2V0Q29udGFjdFJlcXVlc3QaHy5jb250YWN0cy52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACARJYCgxMaXN0Q29udGFjdHMSIC5jb250YWN0cy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GiEuY29udGFjdHMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiA5ACARJbCg1VcGRhdGVDb250YWN0EiEuY29udGFjdHMudjEuVXBkYXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5VcGRhdGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1EZWxldGVDb250YWN0EiEuY29udGFjdHMudjEuRGVsZXRlQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5EZWxldGVDb250YWN0UmVzcG9uc2UiA5ACAhJbCg1Bc3NpZ25Db250YWN0EiEuY29udGFjdHMudjEuQXNzaWduQ29udGFjdFJlcXVlc3QaIi5jb250YWN0cy52MS5Bc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJhCg9VbmFzc2lnbkNvbnRhY3QSIy5jb250YWN0cy52MS5VbmFzc2lnbkNvbnRhY3RSZXF1ZXN0GiQuY29udGFjdHMudjEuVW5hc3NpZ25Db250YWN0UmVzcG9uc2UiA5ACAhJtChNCYXRjaFVwc2VydENvbnRhY3RzEicuY29udGFjdHMudjEuQmF0Y2hVcHNlcnRDb250YWN0c1JlcXVlc3QaKC5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_contacts_v1_contact, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("CiFjb250YWN0cy92MS9jb250YWN0X3NlcnZpY2UucHJvdG8SC2NvbnRhY3RzLnYxIuwEChRVcHNlcnRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhgKC3RyYWNraW5nX2lkGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIXCgpmaXJzdF9uYW1lGAQgASgJSAKIAQESFgoJbGFzdF9uYW1lGAUgASgJSAOIAQESEgoFcGhvbmUYBiABKAlIBIgBARIUCgdjb21wYW55GAcgASgJSAWIAQESEgoFdGl0bGUYCCABKAlIBogBARIUCgdjb3VudHJ5GAkgASgJSAeIAQESHgoRbnVtYmVyX2FuZF9zdHJlZXQYCiABKAlICIgBARIRCgRjaXR5GAsgASgJSAmIAQESEgoFc3RhdGUYDCABKAlICogBARIVCgh6aXBfY29kZRgNIAEoCUgLiAEBEhMKBnByZWZpeBgOIAEoCUgMiAEBEhMKBnN1ZmZpeBgPIAEoCUgNiAEBEhEKBG5vdGUYECABKAlIDogBARIVCg12YWxpZGF0ZV9vbmx5GBEgASgIEhcKCnJlcXVlc3RfaWQYEiABKAlID4gBAUIOCgxfdHJhY2tpbmdfaWRCCAoGX2VtYWlsQg0KC19maXJzdF9uYW1lQgwKCl9sYXN0X25hbWVCCAoGX3Bob25lQgoKCF9jb21wYW55QggKBl90aXRsZUIKCghfY291bnRyeUIUChJfbnVtYmVyX2FuZF9zdHJlZXRCBwoFX2NpdHlCCAoGX3N0YXRlQgsKCV96aXBfY29kZUIJCgdfcHJlZml4QgkKB19zdWZmaXhCBwoFX25vdGVCDQoLX3JlcXVlc3RfaWQiyAEKFVVwc2VydENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdBIpCgZyZXN1bHQYAiABKA4yGS5jb250YWN0cy52MS5VcHNlcnRSZXN1bHQSKQoKbWF0Y2hlZF9ieRgDIAEoDjIVLmNvbnRhY3RzLnYxLk1hdGNoS2V5EjIKDmNoYW5nZWRfZmllbGRzGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIwChFHZXRDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIjsKEkdldENvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCKWAQoTTGlzdENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEjEKDXVwZGF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNob3dfZGVsZXRlZBgFIAEoCCJXChRMaXN0Q29udGFjdHNSZXNwb25zZRImCghjb250YWN0cxgBIAMoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIn8KFFVwZGF0ZUNvbnRhY3RSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSJQoHY29udGFjdBgCIAEoCzIULmNvbnRhY3RzLnYxLkNvbnRhY3QSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj4KFVVwZGF0ZUNvbnRhY3RSZXNwb25zZRIlCgdjb250YWN0GAEgASgLMhQuY29udGFjdHMudjEuQ29udGFjdCIzChREZWxldGVDb250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEgoKAmlkGAIgASgJIhcKFURlbGV0ZUNvbnRhY3RSZXNwb25zZSJuChRBc3NpZ25Db250YWN0UmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEgoKY2xpZW50X2lkcxgDIAMoCRIdChVpbnZlc3RtZW50X2VudGl0eV9pZHMYBCADKAkiPgoVQXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0InAKFlVuYXNzaWduQ29udGFjdFJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhIKCmNsaWVudF9pZHMYAyADKAkSHQoVaW52ZXN0bWVudF9lbnRpdHlfaWRzGAQgAygJIkAKF1VuYXNzaWduQ29udGFjdFJlc3BvbnNlEiUKB2NvbnRhY3QYASABKAsyFC5jb250YWN0cy52MS5Db250YWN0IrYBChpCYXRjaFVwc2VydENvbnRhY3RzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEjMKCHJlcXVlc3RzGAIgAygLMiEuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlcXVlc3QSEwoLYWxsX29yX25vbmUYAyABKAgSFQoNdmFsaWRhdGVfb25seRgEIAEoCBIXCgpyZXF1ZXN0X2lkGAUgASgJSACIAQFCDQoLX3JlcXVlc3RfaWQiVgobQmF0Y2hVcHNlcnRDb250YWN0c1Jlc3BvbnNlEjcKB3Jlc3VsdHMYASADKAsyJi5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVzdWx0IoMBChlCYXRjaFVwc2VydENvbnRhY3RzUmVzdWx0EjYKCHJlc3BvbnNlGAEgASgLMiIuY29udGFjdHMudjEuVXBzZXJ0Q29udGFjdFJlc3BvbnNlSAASIwoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQgkKB291dGNvbWUiZwoZTGlzdENvbnRhY3RDaGFuZ2VzUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhIKCmNvbnRhY3RfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiYgoaTGlzdENvbnRhY3RDaGFuZ2VzUmVzcG9uc2USKwoHY2hhbmdlcxgBIAMoCzIaLmNvbnRhY3RzLnYxLkNvbnRhY3RDaGFuZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIswBCg1Db250YWN0Q2hhbmdlEi8KC2NoYW5nZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwcmluY2lwYWwYAiABKAkSFwoKcmVxdWVzdF9pZBgDIAEoCUgAiAEBEiUKBGtpbmQYBCABKA4yFy5jb250YWN0cy52MS5DaGFuZ2VLaW5kEigKBmZpZWxkcxgFIAMoCzIYLmNvbnRhY3RzLnYxLkZpZWxkQ2hhbmdlQg0KC19yZXF1ZXN0X2lkImgKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEhYKCW9sZF92YWx1ZRgCIAEoCUgAiAEBEhYKCW5ld192YWx1ZRgDIAEoCUgBiAEBQgwKCl9vbGRfdmFsdWVCDAoKX25ld192YWx1ZSpVCghNYXRjaEtleRIZChVNQVRDSF9LRVlfVU5TUEVDSUZJRUQQABIZChVNQVRDSF9LRVlfVFJBQ0tJTkdfSUQQARITCg9NQVRDSF9LRVlfRU1BSUwQAipjCgxVcHNlcnRSZXN1bHQSHQoZVVBTRVJUX1JFU1VMVF9VTlNQRUNJRklFRBAAEhkKFVVQU0VSVF9SRVNVTFRfQ1JFQVRFRBABEhkKFVVQU0VSVF9SRVNVTFRfVVBEQVRFRBACKqoBCgpDaGFuZ2VLaW5kEhsKF0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTQ0hBTkdFX0tJTkRfQ1JFQVRFRBABEhcKE0NIQU5HRV9LSU5EX1VQREFURUQQAhIXChNDSEFOR0VfS0lORF9ERUxFVEVEEAMSGAoUQ0hBTkdFX0tJTkRfQVNTSUdORUQQBBIaChZDSEFOR0VfS0lORF9VTkFTU0lHTkVEEAUy8AYKDkNvbnRhY3RTZXJ2aWNlElsKDVVwc2VydENvbnRhY3QSIS5jb250YWN0cy52MS5VcHNlcnRDb250YWN0UmVxdWVzdBoiLmNvbnRhY3RzLnYxLlVwc2VydENvbnRhY3RSZXNwb25zZSIDkAICElIKCkdldENvbnRhY3QSHi5jb250YWN0cy52MS5HZXRDb250YWN0UmVxdWVzdBofLmNvbnRhY3RzLnYxLkdldENvbnRhY3RSZXNwb25zZSIDkAIBElgKDExpc3RDb250YWN0cxIgLmNvbnRhY3RzLnYxLkxpc3RDb250YWN0c1JlcXVlc3QaIS5jb250YWN0cy52MS5MaXN0Q29udGFjdHNSZXNwb25zZSIDkAIBElsKDVVwZGF0ZUNvbnRhY3QSIS5jb250YWN0cy52MS5VcGRhdGVDb250YWN0UmVxdWVzdBoiLmNvbnRhY3RzLnYxLlVwZGF0ZUNvbnRhY3RSZXNwb25zZSIDkAICElsKDURlbGV0ZUNvbnRhY3QSIS5jb250YWN0cy52MS5EZWxldGVDb250YWN0UmVxdWVzdBoiLmNvbnRhY3RzLnYxLkRlbGV0ZUNvbnRhY3RSZXNwb25zZSIDkAICElsKDUFzc2lnbkNvbnRhY3QSIS5jb250YWN0cy52MS5Bc3NpZ25Db250YWN0UmVxdWVzdBoiLmNvbnRhY3RzLnYxLkFzc2lnbkNvbnRhY3RSZXNwb25zZSIDkAICEmEKD1VuYXNzaWduQ29udGFjdBIjLmNvbnRhY3RzLnYxLlVuYXNzaWduQ29udGFjdFJlcXVlc3QaJC5jb250YWN0cy52MS5VbmFzc2lnbkNvbnRhY3RSZXNwb25zZSIDkAICEm0KE0JhdGNoVXBzZXJ0Q29udGFjdHMSJy5jb250YWN0cy52MS5CYXRjaFVwc2VydENvbnRhY3RzUmVxdWVzdBooLmNvbnRhY3RzLnYxLkJhdGNoVXBzZXJ0Q29udGFjdHNSZXNwb25zZSIDkAICEmoKEkxpc3RDb250YWN0Q2hhbmdlcxImLmNvbnRhY3RzLnYxLkxpc3RDb250YWN0Q2hhbmdlc1JlcXVlc3QaJy5jb250YWN0cy52MS5MaXN0Q29udGFjdENoYW5nZXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_contacts_v1_contact, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * Input of UpsertContact. Every string is trimmed of surrounding whitespace first; "required" means present and
@@ -150,6 +150,27 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * @generated from field: optional string note = 16;
    */
   note?: string | undefined;
+
+  /**
+   * When true, nothing is written: the call validates, matches and checks conflicts exactly as a real call would,
+   * under the same reads, and answers what it would do (result, matched_by, changed_fields, the contact as it
+   * would be stored) or the error it would fail with. No history entry; a `request_id` is neither used nor kept.
+   *
+   * @generated from field: bool validate_only = 17;
+   */
+  validateOnly: boolean;
+
+  /**
+   * At most 64 characters; not empty when present. Makes a retry return the first answer: within the firm, the
+   * first outcome of a request id (the response, or a definitive error) is kept for at least REQUEST_ID_TTL_HOURS
+   * (24 by default), and a call with the same id and the same request gets that outcome again without writing
+   * (a lost CREATED reply is CREATED on retry). The same id with a different request is INVALID_ARGUMENT naming
+   * `requestId`. A duplicate that arrives while the first call is still running waits for it, or fails with
+   * ABORTED; it never writes twice.
+   *
+   * @generated from field: optional string request_id = 18;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -588,6 +609,22 @@ export type BatchUpsertContactsRequest = Message<"contacts.v1.BatchUpsertContact
    * @generated from field: bool all_or_none = 3;
    */
   allOrNone: boolean;
+
+  /**
+   * When true, nothing is written: every item is previewed (items sharing a key included, in order) and the
+   * results are what the batch would answer. Items' own `validate_only` and `request_id` must be unset.
+   *
+   * @generated from field: bool validate_only = 4;
+   */
+  validateOnly: boolean;
+
+  /**
+   * At most 64 characters; not empty when present. As UpsertContactRequest.request_id, for the whole batch: a
+   * retry with the same id and the same batch gets the first batch's results again.
+   *
+   * @generated from field: optional string request_id = 5;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -654,6 +691,163 @@ export type BatchUpsertContactsResult = Message<"contacts.v1.BatchUpsertContacts
  */
 export const BatchUpsertContactsResultSchema: GenMessage<BatchUpsertContactsResult> = /*@__PURE__*/
   messageDesc(file_contacts_v1_contact_service, 16);
+
+/**
+ * Input of ListContactChanges.
+ *
+ * @generated from message contacts.v1.ListContactChangesRequest
+ */
+export type ListContactChangesRequest = Message<"contacts.v1.ListContactChangesRequest"> & {
+  /**
+   * Required. The firm that owns the contact.
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * Required. The contact's id.
+   *
+   * @generated from field: string contact_id = 2;
+   */
+  contactId: string;
+
+  /**
+   * Changes per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, to continue; empty for the first page. Opaque and tamper-evident,
+   * as ListContacts' page token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message contacts.v1.ListContactChangesRequest.
+ * Use `create(ListContactChangesRequestSchema)` to create a new message.
+ */
+export const ListContactChangesRequestSchema: GenMessage<ListContactChangesRequest> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 17);
+
+/**
+ * Output of ListContactChanges.
+ *
+ * @generated from message contacts.v1.ListContactChangesResponse
+ */
+export type ListContactChangesResponse = Message<"contacts.v1.ListContactChangesResponse"> & {
+  /**
+   * The page, newest change first.
+   *
+   * @generated from field: repeated contacts.v1.ContactChange changes = 1;
+   */
+  changes: ContactChange[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message contacts.v1.ListContactChangesResponse.
+ * Use `create(ListContactChangesResponseSchema)` to create a new message.
+ */
+export const ListContactChangesResponseSchema: GenMessage<ListContactChangesResponse> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 18);
+
+/**
+ * One change of a contact.
+ *
+ * @generated from message contacts.v1.ContactChange
+ */
+export type ContactChange = Message<"contacts.v1.ContactChange"> & {
+  /**
+   * When the change committed: the contact's `update_time` (or `delete_time`) it produced.
+   *
+   * @generated from field: google.protobuf.Timestamp change_time = 1;
+   */
+  changeTime?: Timestamp | undefined;
+
+  /**
+   * Who made it: the name of the API key of the call, or "anonymous" when the server does not require keys.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * The call's `request_id`, when it had one.
+   *
+   * @generated from field: optional string request_id = 3;
+   */
+  requestId?: string | undefined;
+
+  /**
+   * What kind of change it was.
+   *
+   * @generated from field: contacts.v1.ChangeKind kind = 4;
+   */
+  kind: ChangeKind;
+
+  /**
+   * Each field the change touched, by proto field name, with its value before and after (absent for no value).
+   * For assignments: `client_ids` or `investment_entity_ids`, one entry per id added (new_value) or removed
+   * (old_value). Empty for a deletion.
+   *
+   * @generated from field: repeated contacts.v1.FieldChange fields = 5;
+   */
+  fields: FieldChange[];
+};
+
+/**
+ * Describes the message contacts.v1.ContactChange.
+ * Use `create(ContactChangeSchema)` to create a new message.
+ */
+export const ContactChangeSchema: GenMessage<ContactChange> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 19);
+
+/**
+ * One field of a ContactChange.
+ *
+ * @generated from message contacts.v1.FieldChange
+ */
+export type FieldChange = Message<"contacts.v1.FieldChange"> & {
+  /**
+   * The proto field name: `email`, `first_name`, ..., `client_ids`, `investment_entity_ids`.
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * The value before the change; absent when the field had none (or an id was added).
+   *
+   * @generated from field: optional string old_value = 2;
+   */
+  oldValue?: string | undefined;
+
+  /**
+   * The value after the change; absent when the field was cleared (or an id was removed).
+   *
+   * @generated from field: optional string new_value = 3;
+   */
+  newValue?: string | undefined;
+};
+
+/**
+ * Describes the message contacts.v1.FieldChange.
+ * Use `create(FieldChangeSchema)` to create a new message.
+ */
+export const FieldChangeSchema: GenMessage<FieldChange> = /*@__PURE__*/
+  messageDesc(file_contacts_v1_contact_service, 20);
 
 /**
  * The key that located the contact an upsert updated.
@@ -723,6 +917,61 @@ export enum UpsertResult {
  */
 export const UpsertResultSchema: GenEnum<UpsertResult> = /*@__PURE__*/
   enumDesc(file_contacts_v1_contact_service, 1);
+
+/**
+ * The kind of a ContactChange.
+ *
+ * @generated from enum contacts.v1.ChangeKind
+ */
+export enum ChangeKind {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The contact was created (UpsertContact, BatchUpsertContacts).
+   *
+   * @generated from enum value: CHANGE_KIND_CREATED = 1;
+   */
+  CREATED = 1,
+
+  /**
+   * Fields of the contact changed (UpsertContact, BatchUpsertContacts, UpdateContact).
+   *
+   * @generated from enum value: CHANGE_KIND_UPDATED = 2;
+   */
+  UPDATED = 2,
+
+  /**
+   * The contact was deleted (DeleteContact).
+   *
+   * @generated from enum value: CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * Client or investment-entity ids were added (AssignContact).
+   *
+   * @generated from enum value: CHANGE_KIND_ASSIGNED = 4;
+   */
+  ASSIGNED = 4,
+
+  /**
+   * Client or investment-entity ids were removed (UnassignContact).
+   *
+   * @generated from enum value: CHANGE_KIND_UNASSIGNED = 5;
+   */
+  UNASSIGNED = 5,
+}
+
+/**
+ * Describes the enum contacts.v1.ChangeKind.
+ */
+export const ChangeKindSchema: GenEnum<ChangeKind> = /*@__PURE__*/
+  enumDesc(file_contacts_v1_contact_service, 2);
 
 /**
  * The contact book of each firm.
@@ -864,6 +1113,19 @@ export const ContactService: GenService<{
     methodKind: "unary";
     input: typeof BatchUpsertContactsRequestSchema;
     output: typeof BatchUpsertContactsResponseSchema;
+  },
+  /**
+   * A contact's change history, newest first: every create, update, delete, assignment and unassignment that
+   * changed something, with who made it and what each field was before and after. A deleted contact's history
+   * stays readable by its id until its tombstone is purged. NOT_FOUND when the firm never had the contact, or its
+   * tombstone was purged.
+   *
+   * @generated from rpc contacts.v1.ContactService.ListContactChanges
+   */
+  listContactChanges: {
+    methodKind: "unary";
+    input: typeof ListContactChangesRequestSchema;
+    output: typeof ListContactChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_contacts_v1_contact_service, 0);
