@@ -1,5 +1,6 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ContactService } from "../../gen/contacts/v1/contact_service_pb.js";
+import { type Actor, ANONYMOUS } from "../contacts/actor.js";
 import type { RawUpdateRequest } from "../contacts/apply-update.js";
 import type { RawAssignmentRequest } from "../contacts/assignments.js";
 import type { Contact } from "../contacts/contact.js";
@@ -8,6 +9,7 @@ import type { ContactPage, RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
+import { principalKey } from "./call-context.js";
 import {
   assignmentRequestFromProto,
   batchRequestFromProto,
@@ -19,8 +21,12 @@ import {
   upsertResponseToProto,
 } from "./convert.js";
 
-/** A use case as the handlers call it: a request, the call's signal, an answer. */
-export type UseCase<Request, Response> = (request: Request, signal?: AbortSignal) => Promise<Response>;
+/** A use case as the handlers call it: a request, the call's signal and who makes it, an answer. */
+export type UseCase<Request, Response> = (
+  request: Request,
+  signal?: AbortSignal,
+  actor?: Actor,
+) => Promise<Response>;
 
 /** The use cases the ContactService handlers call. */
 export interface ContactUseCases {
@@ -43,11 +49,19 @@ export function contactServiceHandlers(
 ): Partial<ServiceImpl<typeof ContactService>> {
   return {
     async upsertContact(request, context) {
-      const outcome = await useCases.upsertContact(upsertRequestFromProto(request), context.signal);
+      const outcome = await useCases.upsertContact(
+        upsertRequestFromProto(request),
+        context.signal,
+        actorOf(context, request.requestId),
+      );
       return upsertResponseToProto(outcome);
     },
     async batchUpsertContacts(request, context) {
-      const results = await useCases.batchUpsertContacts(batchRequestFromProto(request), context.signal);
+      const results = await useCases.batchUpsertContacts(
+        batchRequestFromProto(request),
+        context.signal,
+        actorOf(context, request.requestId),
+      );
       return { results: results.map(batchResultToProto) };
     },
     async getContact(request, context) {
@@ -59,20 +73,38 @@ export function contactServiceHandlers(
       return { contacts: page.contacts.map(contactToProto), nextPageToken: page.nextPageToken };
     },
     async updateContact(request, context) {
-      const contact = await useCases.updateContact(updateRequestFromProto(request), context.signal);
+      const contact = await useCases.updateContact(
+        updateRequestFromProto(request),
+        context.signal,
+        actorOf(context),
+      );
       return { contact: contactToProto(contact) };
     },
     async deleteContact(request, context) {
-      await useCases.deleteContact(request, context.signal);
+      await useCases.deleteContact(request, context.signal, actorOf(context));
       return {};
     },
     async assignContact(request, context) {
-      const contact = await useCases.assignContact(assignmentRequestFromProto(request), context.signal);
+      const contact = await useCases.assignContact(
+        assignmentRequestFromProto(request),
+        context.signal,
+        actorOf(context),
+      );
       return { contact: contactToProto(contact) };
     },
     async unassignContact(request, context) {
-      const contact = await useCases.unassignContact(assignmentRequestFromProto(request), context.signal);
+      const contact = await useCases.unassignContact(
+        assignmentRequestFromProto(request),
+        context.signal,
+        actorOf(context),
+      );
       return { contact: contactToProto(contact) };
     },
   };
+}
+
+/** The call's actor: its API key's name (or "anonymous") and the request id it sent, if any. */
+function actorOf(context: HandlerContext, requestId?: string): Actor {
+  const principal = context.values.get(principalKey)?.name ?? ANONYMOUS.principal;
+  return { principal, requestId: requestId ?? null };
 }

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Actor } from "../contacts/actor.js";
 import type { UseCase } from "./contact-service.js";
 
 // gRPC: digits and a unit (hours down to nanoseconds); Connect: milliseconds. The protocols allow 8 and 10
@@ -34,7 +35,8 @@ export function capCallTime<T extends { readonly [K in keyof T]: UseCase<never, 
 ): T {
   const capped: Record<string, unknown> = {};
   for (const [name, useCase] of Object.entries(useCases) as [string, UseCase<unknown, unknown>][]) {
-    capped[name] = (request: unknown, signal?: AbortSignal) => capOne(useCase, request, signal, maxMs);
+    capped[name] = (request: unknown, signal?: AbortSignal, actor?: Actor) =>
+      capOne(useCase, request, signal, actor, maxMs);
   }
   return capped as T;
 }
@@ -43,6 +45,7 @@ async function capOne<R>(
   useCase: UseCase<unknown, R>,
   request: unknown,
   signal: AbortSignal | undefined,
+  actor: Actor | undefined,
   maxMs: number,
 ): Promise<R> {
   const cap = new AbortController();
@@ -56,7 +59,7 @@ async function capOne<R>(
     maxMs,
   );
   try {
-    return await useCase(request, signal ? AbortSignal.any([signal, cap.signal]) : cap.signal);
+    return await useCase(request, signal ? AbortSignal.any([signal, cap.signal]) : cap.signal, actor);
   } finally {
     clearTimeout(timer);
   }

@@ -1,3 +1,4 @@
+import type { Actor } from "../contacts/actor.js";
 import { OverloadedError } from "../contacts/errors.js";
 import type { UseCase } from "./contact-service.js";
 
@@ -144,6 +145,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     useCase: UseCase<{ readonly firmId: string }, R>,
     request: { readonly firmId: string },
     signal?: AbortSignal,
+    actor?: Actor,
   ): Promise<R> => {
     // The firm as the use case will see it; an invalid firm id is refused there, after admission.
     const firm = request.firmId.trim();
@@ -152,7 +154,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     try {
       await acquire(firm, signal);
       try {
-        return await useCase(request, signal);
+        return await useCase(request, signal, actor);
       } finally {
         release(firm);
       }
@@ -165,7 +167,8 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     string,
     UseCase<{ firmId: string }, unknown>,
   ][]) {
-    limited[name] = (request: { firmId: string }, signal?: AbortSignal) => admit(useCase, request, signal);
+    limited[name] = (request: { firmId: string }, signal?: AbortSignal, actor?: Actor) =>
+      admit(useCase, request, signal, actor);
   }
   return limited as T;
 }
