@@ -78,7 +78,8 @@ export function loadBenchConfig(env: Env): BenchConfig {
     ),
     batchSize: read("BENCH_BATCH_SIZE", 1000, number(1, 1000, true)),
     only: read("BENCH_ONLY", "all" as const, (raw) => {
-      if (raw !== "all" && raw !== "batch" && raw !== "single") throw new Error("must be all, batch or single");
+      if (raw !== "all" && raw !== "batch" && raw !== "single")
+        throw new Error("must be all, batch or single");
       return raw;
     }),
     settle: read("BENCH_SETTLE", true, (raw) => {

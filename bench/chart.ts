@@ -4,7 +4,14 @@ import type { BenchReport, BenchRow } from "./report.js";
 // The results as one SVG, no dependencies: a column per RPC path; rows for calls/s, p99 latency and CPU per
 // call, each with the service and both references, so the gap can be seen rather than read.
 
-const COLORS = { series: "#16a34a", service: "#2563eb", floor: "#6b7280", db: "#ea580c", node: "#93c5fd", mariadb: "#fdba74" };
+const COLORS = {
+  series: "#16a34a",
+  service: "#2563eb",
+  floor: "#6b7280",
+  db: "#ea580c",
+  node: "#93c5fd",
+  mariadb: "#fdba74",
+};
 const PANEL = { width: 430, height: 210, left: 62, right: 18, top: 34, bottom: 38 };
 const FONT = 'font-family="system-ui, sans-serif"';
 

@@ -184,8 +184,7 @@ export async function measureRow(
       statementMix[k] = perCall(serverStatements[k]) + result.statements[k] / Math.max(1, result.calls);
     }
     const dbCpuMs = before.db && after.db ? shareDbCpu(before.db, after.db, threads.classify) : null;
-    const dbCpuRowMs =
-      rowStartDb && rowEndDb ? shareDbCpu(rowStartDb, rowEndDb, threads.classify) : null;
+    const dbCpuRowMs = rowStartDb && rowEndDb ? shareDbCpu(rowStartDb, rowEndDb, threads.classify) : null;
     const dbCpuWindowUsPerCall =
       dbCpuMs === null ? null : perCall((dbCpuMs.oursMs + dbCpuMs.backgroundMs) * 1000);
     // Settled: the connection threads' CPU of the window, plus the row's whole background work over all its calls.

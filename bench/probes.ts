@@ -100,5 +100,7 @@ export function questionsBetween(before: StatusCounters, after: StatusCounters):
 
 /** Each counter's change between two readings (server-wide: other users of the database count too). */
 export function countersBetween(before: StatusCounters, after: StatusCounters): StatusCounters {
-  return Object.fromEntries(STATUS_COUNTERS.map((name) => [name, after[name] - before[name]])) as StatusCounters;
+  return Object.fromEntries(
+    STATUS_COUNTERS.map((name) => [name, after[name] - before[name]]),
+  ) as StatusCounters;
 }

@@ -1,6 +1,6 @@
 import type { Measurement } from "./measure-row.js";
-import type { StatusCounter } from "./probes.js";
 import type { Target } from "./messages.js";
+import type { StatusCounter } from "./probes.js";
 
 /** Ratios of a row to the two references measured at the same concurrency (and path, for the floor). */
 export interface Ratios {
@@ -183,7 +183,8 @@ const COUNTER_COLUMNS = [
 
 /**
  * Per upsert, for the db limit and the service rows: mariadbd's CPU as the main table has it and over the
- * window alone, and the SHOW GLOBAL STATUS counters (server-wide, so other users of the database inflate them).
+ * window alone, and the SHOW GLOBAL STATUS counters (server-wide, so other users of the database inflate them:
+ * "others' db ms" is the CPU the database spent on other users' connections in the window, 0 when none ran).
  */
 export function formatCounterTable(rows: readonly BenchRow[]): string {
   const header = [
@@ -191,6 +192,7 @@ export function formatCounterTable(rows: readonly BenchRow[]): string {
     "in flight",
     "db CPU µs",
     "in window µs",
+    "others' db ms",
     ...COUNTER_COLUMNS.map(([, label]) => label),
   ];
   const lines = rows
@@ -200,7 +202,13 @@ export function formatCounterTable(rows: readonly BenchRow[]): string {
       String(row.concurrency),
       fixed(row.dbCpuUsPerCall, 0),
       fixed(row.dbCpuWindowUsPerCall, 0),
-      ...COUNTER_COLUMNS.map(([name]) => fixed(row.statusPerCall[name], name === "Innodb_os_log_written" ? 0 : name === "Innodb_row_lock_time" ? 3 : 2)),
+      fixed(row.dbCpuMs?.othersMs ?? null, 0),
+      ...COUNTER_COLUMNS.map(([name]) =>
+        fixed(
+          row.statusPerCall[name],
+          name === "Innodb_os_log_written" ? 0 : name === "Innodb_row_lock_time" ? 3 : 2,
+        ),
+      ),
     ]);
   return markdownTable(header, lines);
 }

@@ -224,10 +224,12 @@ async function main(): Promise<void> {
   console.log(
     "\nvs db / vs floor: calls/s over the reference's at the same concurrency. S* = 1/(1/floor + 1/db): the series limit (bench/README.md). (n): the db reference's CPU is its mysql2 client's.",
   );
-  console.log(`\nDatabase counters per upsert (SHOW GLOBAL STATUS, server-wide; load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(", ")}):\n`);
+  console.log(
+    `\nDatabase counters per upsert (SHOW GLOBAL STATUS, server-wide; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}):\n`,
+  );
   console.log(formatCounterTable(rows));
   await mkdir(path.dirname(config.resultsBase), { recursive: true });
   await writeFile(`${config.resultsBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
