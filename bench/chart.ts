@@ -204,7 +204,7 @@ export function renderChart(report: BenchReport): string {
     ["S* = 1/(1/floor + 1/db)", COLORS.series, "1 2"],
   ];
   legend.forEach(([label, color, dash], i) => {
-    const lx = 14 + i * 190;
+    const lx = [14, 120, 350, 580][i] ?? 14;
     out.push(
       `<line x1="${lx}" x2="${lx + 24}" y1="58" y2="58" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
     );
