@@ -14,6 +14,7 @@ import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
+import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
 import { type RunningServer, startServer } from "./server.js";
 
@@ -64,10 +65,11 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
+    const batch = batchUpsertContacts({ transact });
     const useCases = limitFirms(
       {
         upsertContact: upsertContact({ transact }),
-        batchUpsertContacts: batchUpsertContacts({ transact }),
+        batchUpsertContacts: batch,
         getContact: getContact({ transact }),
         listContacts: listContacts({ transact, pageTokenKey }),
         updateContact: updateContact({ transact }),
@@ -82,6 +84,8 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         queueLimit: config.dbQueueLimit,
         queueTimeoutMs: config.dbQueueTimeoutMs,
       },
+      // Single upserts that would wait for a connection share a transaction instead (group commit).
+      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
     );
     const server = await startServer({
       ...config,
