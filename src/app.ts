@@ -4,6 +4,7 @@ import { changeAssignments } from "./contacts/assign-contact.js";
 import { batchUpsertContacts } from "./contacts/batch-upsert.js";
 import { deleteContact } from "./contacts/delete-contact.js";
 import { getContact } from "./contacts/get-contact.js";
+import { listContactChanges } from "./contacts/list-contact-changes.js";
 import { listContacts } from "./contacts/list-contacts.js";
 import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
@@ -75,6 +76,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         deleteContact: deleteContact({ transact }),
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
+        listContactChanges: listContactChanges({ transact, pageTokenKey }),
       },
       {
         slots: config.dbPoolSize,

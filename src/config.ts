@@ -34,7 +34,10 @@ export interface Config {
   readonly idleTimeoutMs: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
-  /** Days a deleted contact's tombstone is kept for ListContacts' show_deleted before it is purged. */
+  /**
+   * Days a deleted contact's tombstone (and its change history) is kept for ListContacts' show_deleted and
+   * ListContactChanges before it is purged.
+   */
   readonly tombstoneRetentionDays: number;
 }
 

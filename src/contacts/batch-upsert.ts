@@ -1,6 +1,8 @@
+import { ANONYMOUS } from "./actor.js";
 import { stampTimes } from "./contact.js";
 import { newContactId } from "./contact-id.js";
 import type { Transact } from "./contact-store.js";
+import { batchEntries } from "./history.js";
 import {
   type BatchItemResult,
   batchKeys,
@@ -26,6 +28,7 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
   return async (
     request: RawBatchUpsertRequest,
     signal?: AbortSignal,
+    actor = ANONYMOUS,
   ): Promise<readonly BatchItemResult[]> => {
     const firmId = validateBatch(request);
     const validations = validateBatchItems(firmId, request.items);
@@ -34,8 +37,10 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
     if (validations.every((v) => v.kind === "invalid")) return plan([]).results; // nothing to read or write
     const keys = batchKeys(validations);
     const { value, tick } = await deps.transact(async (store) => {
-      const { results, writes } = plan(await store.findByKeys(firmId, keys));
+      const stored = await store.findByKeys(firmId, keys);
+      const { results, writes } = plan(stored);
       await store.writeBatch(firmId, writes);
+      await store.recordChanges(firmId, actor, batchEntries(stored, results));
       return results;
     }, signal);
     // One tick of the firm's clock for the whole batch: every contact it wrote carries it, as a single call's would.

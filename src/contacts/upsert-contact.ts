@@ -1,3 +1,4 @@
+import { ANONYMOUS } from "./actor.js";
 import { applyUpsert, newContact } from "./apply-upsert.js";
 import { type Contact, stampTimes, UNSTAMPED } from "./contact.js";
 import { newContactId } from "./contact-id.js";
@@ -5,6 +6,7 @@ import type { Transact } from "./contact-store.js";
 import { decideUpsert, type MatchKey, type UpsertRejection } from "./decide-upsert.js";
 import { ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
+import { createdEntry, updatedEntry } from "./history.js";
 import { MISSING_MATCH_KEY, type RawUpsertRequest, validateUpsert } from "./validate-upsert.js";
 
 /** What an upsert did, with the contact as stored after it. */
@@ -34,7 +36,7 @@ export interface UpsertContactDeps {
  */
 export function upsertContact(deps: UpsertContactDeps) {
   const newId = deps.newId ?? (() => newContactId());
-  return async (raw: RawUpsertRequest, signal?: AbortSignal): Promise<UpsertOutcome> => {
+  return async (raw: RawUpsertRequest, signal?: AbortSignal, actor = ANONYMOUS): Promise<UpsertOutcome> => {
     const validation = validateUpsert(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
@@ -46,12 +48,18 @@ export function upsertContact(deps: UpsertContactDeps) {
         case "create": {
           const contact = newContact(input, newId(), UNSTAMPED);
           await store.insert(contact);
+          await store.recordChanges(input.firmId, actor, [createdEntry(contact)]);
           return { result: "created", contact, changed: fieldsWithValue(contact) };
         }
         case "update": {
           // The stored update time stays unless something changed; then the commit's tick replaces it.
           const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
-          if (changed.length > 0) await store.update(contact, changed);
+          if (changed.length > 0) {
+            await store.update(contact, changed);
+            await store.recordChanges(input.firmId, actor, [
+              updatedEntry(decision.contact, contact, changed),
+            ]);
+          }
           return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
         }
       }

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { OverloadedError } from "../contacts/errors.js";
+import { commitTrips } from "./commit-trips.js";
 import { readTick, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
@@ -102,11 +103,16 @@ export async function runPipelined<T>(
       return { value, tick: null };
     }
     // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
-    const statements = [...claims, ...takeTick(firm), ...deferred, readTick(firm)];
-    const results = await send(
-      [...statements.map(([sql]) => sql), "COMMIT"],
-      statements.flatMap(([, params]) => params),
-    );
+    // One round trip, unless the statements would not fit one packet (commit-trips.ts).
+    const trips = commitTrips(claims, takeTick(firm), deferred, readTick(firm));
+    let results: unknown[] = [];
+    for (const [i, statements] of trips.entries()) {
+      const last = i === trips.length - 1;
+      results = await send(
+        [...statements.map(([sql]) => sql), ...(last ? ["COMMIT"] : [])],
+        statements.flatMap(([, params]) => params),
+      );
+    }
     // The last result is COMMIT's; the one before it, the tick's row.
     const [row] = results[results.length - 2] as { tick: Date }[];
     if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");

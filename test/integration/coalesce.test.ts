@@ -66,6 +66,25 @@ describe("waiting single upserts share transactions and keep their own answers",
       expect(updated.map((r) => r.contact?.city).sort()).toEqual(updated.map((_, i) => `City ${i}`).sort());
       expect(updated.map((r) => r.contact?.city)).toContain(tom?.city);
       expect(new Set(updated.map((r) => r.contact?.id))).toEqual(new Set([tom?.id]));
+      // The history holds one change per call that wrote, whether it ran alone or in a group, and Tom's updates
+      // chain: each one's old city is the new city of the one before it.
+      const history = await sql<{ contact_id: string; kind: string; fields: string }>(
+        "SELECT contact_id, kind, fields FROM contact_changes WHERE firm_id = ? ORDER BY change_time, seq",
+        [firmId],
+      );
+      expect(history.filter((h) => h.kind === "created")).toHaveLength(42);
+      const cities = history
+        .filter((h) => h.kind === "updated")
+        .map((h) => {
+          expect(h.contact_id).toBe(tom?.id);
+          return JSON.parse(h.fields) as [string, string | null, string][];
+        });
+      expect(cities).toHaveLength(20);
+      cities.forEach(([[field, old, next] = ["", null, ""]], i) => {
+        expect(field).toBe("city");
+        expect(old).toBe(i === 0 ? null : cities[i - 1]?.[0]?.[2]);
+        if (i === cities.length - 1) expect(next).toBe(tom?.city);
+      });
 
       const after = await coalesced();
       // With one connection and 61 calls at once, most of them waited and shared a transaction.

@@ -1,6 +1,7 @@
 import { CreateContacts } from "./0001-create-contacts.js";
 import { AddEmailKey } from "./0002-add-email-key.js";
 import { ContactApi } from "./0003-contact-api.js";
+import { ContactChanges } from "./0004-contact-changes.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi];
+export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi, ContactChanges];
