@@ -33,11 +33,15 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
       planBatchUpsert(validations, stored, { allOrNone: request.allOrNone, newId });
     if (validations.every((v) => v.kind === "invalid")) return plan([]).results; // nothing to read or write
     const keys = batchKeys(validations);
-    const { value, tick } = await deps.transact(async (store) => {
-      const { results, writes } = plan(await store.findByKeys(firmId, keys));
-      await store.writeBatch(firmId, writes);
-      return results;
-    }, signal);
+    const { value, tick } = await deps.transact(
+      async (store) => {
+        const { results, writes } = plan(await store.findByKeys(firmId, keys));
+        await store.writeBatch(firmId, writes);
+        return results;
+      },
+      signal,
+      { dryRun: request.validateOnly === true },
+    );
     // One tick of the firm's clock for the whole batch: every contact it wrote carries it, as a single call's would.
     if (tick === null) return value;
     return value.map((r) =>

@@ -63,14 +63,24 @@ export interface ContactStore {
   writeBatch(firmId: string, writes: BatchWrites): Promise<void>;
 }
 
-/** What a transaction returned, and the firm clock's tick its writes carry (null when it wrote nothing). */
+/**
+ * What a transaction returned, and the firm clock's tick its writes carry (null when it wrote nothing). A dry
+ * run's tick is the one a commit would have taken when it ended; it was not taken.
+ */
 export interface Committed<T> {
   readonly value: T;
   readonly tick: Date | null;
+}
+
+/** How a transaction ends. */
+export interface TransactMode {
+  /** Read as a real call would (locks included), then roll back: nothing written, the firm clock not ticked. */
+  readonly dryRun?: boolean;
 }
 
 /** Runs `work` in one database transaction, retrying the whole of it on transient conflicts. */
 export type Transact = <T>(
   work: (store: ContactStore) => Promise<T>,
   signal?: AbortSignal,
+  mode?: TransactMode,
 ) => Promise<Committed<T>>;

@@ -38,24 +38,30 @@ export function upsertContact(deps: UpsertContactDeps) {
     const validation = validateUpsert(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
-    const { value, tick } = await deps.transact(async (store): Promise<UpsertOutcome> => {
-      const decision = decideUpsert(input, await store.findUpsertCandidates(input));
-      switch (decision.kind) {
-        case "reject":
-          throw rejectionError(decision);
-        case "create": {
-          const contact = newContact(input, newId(), UNSTAMPED);
-          await store.insert(contact);
-          return { result: "created", contact, changed: fieldsWithValue(contact) };
+    // A dry run reads and decides exactly as below, then rolls back (see runPipelined); its tick is only peeked.
+    const mode = { dryRun: raw.validateOnly === true };
+    const { value, tick } = await deps.transact(
+      async (store): Promise<UpsertOutcome> => {
+        const decision = decideUpsert(input, await store.findUpsertCandidates(input));
+        switch (decision.kind) {
+          case "reject":
+            throw rejectionError(decision);
+          case "create": {
+            const contact = newContact(input, newId(), UNSTAMPED);
+            await store.insert(contact);
+            return { result: "created", contact, changed: fieldsWithValue(contact) };
+          }
+          case "update": {
+            // The stored update time stays unless something changed; then the commit's tick replaces it.
+            const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
+            if (changed.length > 0) await store.update(contact, changed);
+            return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
+          }
         }
-        case "update": {
-          // The stored update time stays unless something changed; then the commit's tick replaces it.
-          const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
-          if (changed.length > 0) await store.update(contact, changed);
-          return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
-        }
-      }
-    }, signal);
+      },
+      signal,
+      mode,
+    );
     if (tick === null) return value;
     return { ...value, contact: stampTimes(value.contact, tick, value.result === "created") };
   };

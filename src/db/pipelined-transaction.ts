@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { OverloadedError } from "../contacts/errors.js";
-import { readTick, takeTick } from "./firm-clock.js";
+import { peekTick, readTick, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
 
@@ -39,7 +39,10 @@ export interface PipelinedTransaction {
 
 /**
  * Runs `work` in a transaction and commits it, or rolls it back if anything throws. The caller's signal is
- * checked before every round trip, so no statement is sent after the caller's deadline. Waits at most
+ * checked before every round trip, so no statement is sent after the caller's deadline. With `dryRun` the
+ * reads run as they would (locking ones included), but the queued claims and writes are never sent and the
+ * transaction ends with ROLLBACK: nothing is written, and the firm's clock is only peeked (the tick returned is
+ * the one a commit would have taken at that moment, see peekTick). Waits at most
  * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
  */
@@ -48,6 +51,7 @@ export async function runPipelined<T>(
   work: (tx: PipelinedTransaction) => Promise<T>,
   signal: AbortSignal | undefined,
   queueTimeoutMs = Number.POSITIVE_INFINITY,
+  dryRun = false,
 ): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
@@ -89,6 +93,7 @@ export async function runPipelined<T>(
         claims.push([sql, params]);
       },
       async flush() {
+        if (dryRun) claims.length = 0; // a dry run sends no claim; dropped so it stays one transaction's memory
         if (claims.length === 0) return;
         const statements = claims.splice(0);
         await send(
@@ -98,8 +103,12 @@ export async function runPipelined<T>(
       },
     });
     if (firm === undefined) {
-      if (begun) await send(["COMMIT"], []);
+      if (begun) await send([dryRun ? "ROLLBACK" : "COMMIT"], []);
       return { value, tick: null };
+    }
+    if (dryRun) {
+      const [[row]] = (await send([peekTick(firm)[0], "ROLLBACK"], peekTick(firm)[1])) as [{ tick: Date }[]];
+      return { value, tick: checkedTick(row) };
     }
     // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
     const statements = [...claims, ...takeTick(firm), ...deferred, readTick(firm)];
@@ -109,8 +118,7 @@ export async function runPipelined<T>(
     );
     // The last result is COMMIT's; the one before it, the tick's row.
     const [row] = results[results.length - 2] as { tick: Date }[];
-    if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");
-    return { value, tick: row.tick };
+    return { value, tick: checkedTick(row) };
   } catch (error) {
     // A failed statement leaves its transaction open (a deadlock has already rolled it back): end it here.
     if (begun && !runner.isReleased) await runner.query("ROLLBACK").catch(() => undefined);
@@ -118,6 +126,11 @@ export async function runPipelined<T>(
   } finally {
     if (!runner.isReleased) await runner.release();
   }
+}
+
+function checkedTick(row: { tick: unknown } | undefined): Date {
+  if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");
+  return row.tick;
 }
 
 /**

@@ -155,6 +155,10 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * When true, nothing is written: the call validates, matches and checks conflicts exactly as a real call would,
    * under the same reads, and answers what it would do (result, matched_by, changed_fields, the contact as it
    * would be stored) or the error it would fail with. No history entry; a `request_id` is neither used nor kept.
+   * A previewed create carries a fresh `id` that is not reserved (the real call gets another one); a previewed
+   * create's times and a previewed change's `update_time` are the firm's next commit time as of the preview,
+   * which the preview does not take (a real call made later gets a later one). A preview that changes nothing
+   * shows the stored times.
    *
    * @generated from field: bool validate_only = 17;
    */
@@ -612,7 +616,9 @@ export type BatchUpsertContactsRequest = Message<"contacts.v1.BatchUpsertContact
 
   /**
    * When true, nothing is written: every item is previewed (items sharing a key included, in order) and the
-   * results are what the batch would answer. Items' own `validate_only` and `request_id` must be unset.
+   * results are what the batch would answer, `all_or_none` included. Items' own `validate_only` and `request_id`
+   * must be unset: an item that sets one fails with INVALID_ARGUMENT naming it (`validateOnly`, `requestId`), as
+   * an item with another `firm_id` does.
    *
    * @generated from field: bool validate_only = 4;
    */
