@@ -9,6 +9,7 @@ import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
 import { readPageTokenKey } from "./db/page-token-secret.js";
+import { startRequestOutcomePurge } from "./db/request-outcomes.js";
 import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
@@ -65,8 +66,8 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const useCases = limitFirms(
       {
-        upsertContact: upsertContact({ transact }),
-        batchUpsertContacts: batchUpsertContacts({ transact }),
+        upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
+        batchUpsertContacts: batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         getContact: getContact({ transact }),
         listContacts: listContacts({ transact, pageTokenKey }),
         updateContact: updateContact({ transact }),
@@ -94,6 +95,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       { ...DEFAULT_PURGE, retentionDays: config.tombstoneRetentionDays },
       logger,
     );
+    const requestOutcomePurge = startRequestOutcomePurge(database.dataSource, DEFAULT_PURGE, logger);
     return {
       server,
       databaseVersion: database.serverVersion,
@@ -102,6 +104,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       async close() {
         await server.close();
         await purge.stop();
+        await requestOutcomePurge.stop();
         await database.close();
       },
     };

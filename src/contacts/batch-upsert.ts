@@ -1,3 +1,4 @@
+import type { Actor } from "./actor.js";
 import { stampTimes } from "./contact.js";
 import { newContactId } from "./contact-id.js";
 import type { Transact } from "./contact-store.js";
@@ -9,10 +10,18 @@ import {
   validateBatch,
   validateBatchItems,
 } from "./plan-batch-upsert.js";
+import {
+  batchFingerprint,
+  checkedRequestId,
+  DEFAULT_REQUEST_ID_TTL_HOURS,
+  transactOnce,
+} from "./request-ids.js";
 
 export interface BatchUpsertContactsDeps {
   readonly transact: Transact;
   readonly newId?: () => string;
+  /** REQUEST_ID_TTL_HOURS: how long a request id's outcome is kept at least. */
+  readonly requestIdTtlHours?: number;
 }
 
 /**
@@ -26,21 +35,32 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
   return async (
     request: RawBatchUpsertRequest,
     signal?: AbortSignal,
+    actor?: Actor,
   ): Promise<readonly BatchItemResult[]> => {
+    const requestId = checkedRequestId(actor?.requestId);
     const firmId = validateBatch(request);
     const validations = validateBatchItems(firmId, request.items);
     const plan = (stored: Parameters<typeof planBatchUpsert>[1]) =>
       planBatchUpsert(validations, stored, { allOrNone: request.allOrNone, newId });
-    if (validations.every((v) => v.kind === "invalid")) return plan([]).results; // nothing to read or write
+    // Nothing to read or write; the answer follows from the request alone, so no request id is kept for it.
+    if (validations.every((v) => v.kind === "invalid")) return plan([]).results;
     const keys = batchKeys(validations);
-    const { value, tick } = await deps.transact(
+    const once = {
+      transact: deps.transact,
+      ttlHours: deps.requestIdTtlHours ?? DEFAULT_REQUEST_ID_TTL_HOURS,
+      firmId,
+      requestId,
+      fingerprint: () => batchFingerprint(request),
+      dryRun: request.validateOnly === true,
+    };
+    const { value, tick } = await transactOnce(
+      once,
       async (store) => {
         const { results, writes } = plan(await store.findByKeys(firmId, keys));
         await store.writeBatch(firmId, writes);
         return results;
       },
       signal,
-      { dryRun: request.validateOnly === true },
     );
     // One tick of the firm's clock for the whole batch: every contact it wrote carries it, as a single call's would.
     if (tick === null) return value;

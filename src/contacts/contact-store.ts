@@ -2,6 +2,7 @@ import type { AssignmentChange } from "./assignments.js";
 import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
 import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
+import type { RequestKey, StoredOutcome } from "./request-ids.js";
 import type { UpdatableField } from "./update-mask.js";
 
 /** Where a ListContacts page starts: strictly after `time`, or after (time, id) when `id` is set. */
@@ -61,6 +62,14 @@ export interface ContactStore {
    * the commit, earlier ones (only when the rows would not fit one packet) in round trips before it.
    */
   writeBatch(firmId: string, writes: BatchWrites): Promise<void>;
+  /**
+   * Takes the request id for this transaction, as its first lock (see request-ids.ts), and returns null; or,
+   * when a transaction that took it has committed, returns the outcome it stored. Waits while another
+   * transaction holds it.
+   */
+  claimRequestId(key: RequestKey): Promise<StoredOutcome | null>;
+  /** Stores the outcome of the request id this transaction claimed, with the commit (and its tick, if any). */
+  saveRequestOutcome(key: RequestKey, outcome: string): Promise<void>;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Actor } from "./actor.js";
 import { applyUpsert, newContact } from "./apply-upsert.js";
 import { type Contact, stampTimes, UNSTAMPED } from "./contact.js";
 import { newContactId } from "./contact-id.js";
@@ -5,6 +6,12 @@ import type { Transact } from "./contact-store.js";
 import { decideUpsert, type MatchKey, type UpsertRejection } from "./decide-upsert.js";
 import { ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
+import {
+  checkedRequestId,
+  DEFAULT_REQUEST_ID_TTL_HOURS,
+  transactOnce,
+  upsertFingerprint,
+} from "./request-ids.js";
 import { MISSING_MATCH_KEY, type RawUpsertRequest, validateUpsert } from "./validate-upsert.js";
 
 /** What an upsert did, with the contact as stored after it. */
@@ -26,21 +33,33 @@ export type ChangedField = "trackingId" | "email" | DataField;
 export interface UpsertContactDeps {
   readonly transact: Transact;
   readonly newId?: () => string;
+  /** REQUEST_ID_TTL_HOURS: how long a request id's outcome is kept at least. */
+  readonly requestIdTtlHours?: number;
 }
 
 /**
- * The UpsertContact use case: validate, then in one transaction read the candidates, decide, and write.
- * Throws ValidationError or ConflictError for the caller's mistakes; transient failures come from `transact`.
+ * The UpsertContact use case: validate, then in one transaction read the candidates, decide, and write (or,
+ * with validateOnly, roll back). Throws ValidationError or ConflictError for the caller's mistakes; transient
+ * failures come from `transact`. With the actor's request id, it runs at most once (see request-ids.ts).
  */
 export function upsertContact(deps: UpsertContactDeps) {
   const newId = deps.newId ?? (() => newContactId());
-  return async (raw: RawUpsertRequest, signal?: AbortSignal): Promise<UpsertOutcome> => {
+  return async (raw: RawUpsertRequest, signal?: AbortSignal, actor?: Actor): Promise<UpsertOutcome> => {
+    const requestId = checkedRequestId(actor?.requestId);
     const validation = validateUpsert(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
     // A dry run reads and decides exactly as below, then rolls back (see runPipelined); its tick is only peeked.
-    const mode = { dryRun: raw.validateOnly === true };
-    const { value, tick } = await deps.transact(
+    const once = {
+      transact: deps.transact,
+      ttlHours: deps.requestIdTtlHours ?? DEFAULT_REQUEST_ID_TTL_HOURS,
+      firmId: input.firmId,
+      requestId,
+      fingerprint: () => upsertFingerprint(raw),
+      dryRun: raw.validateOnly === true,
+    };
+    const { value, tick } = await transactOnce(
+      once,
       async (store): Promise<UpsertOutcome> => {
         const decision = decideUpsert(input, await store.findUpsertCandidates(input));
         switch (decision.kind) {
@@ -60,7 +79,6 @@ export function upsertContact(deps: UpsertContactDeps) {
         }
       },
       signal,
-      mode,
     );
     if (tick === null) return value;
     return { ...value, contact: stampTimes(value.contact, tick, value.result === "created") };

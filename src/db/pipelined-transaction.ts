@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { OverloadedError } from "../contacts/errors.js";
-import { peekTick, readTick, takeTick } from "./firm-clock.js";
+import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
 
@@ -14,6 +14,8 @@ type Params = readonly unknown[];
 export interface PipelinedTransaction {
   /** Runs a statement now and returns its rows. */
   query<Row>(sql: string, params: Params): Promise<Row[]>;
+  /** Runs statements now, in one round trip, and returns each one's result (rows, or an OkPacket). */
+  queryAll(statements: readonly [string, Params][]): Promise<unknown[]>;
   /**
    * Queues one statement writing `firmId`'s data, to be sent with COMMIT after the firm's clock ticked (see
    * firm-clock.ts); the statement stamps its rows with `TICK`. Every write of a transaction shares one tick, so a
@@ -35,6 +37,12 @@ export interface PipelinedTransaction {
    * round trips.
    */
   flush(): Promise<void>;
+  /**
+   * Queues a statement on a row this transaction inserted (a request id's outcome, see request-outcomes.ts), sent
+   * with COMMIT after the writes: TICK is then the commit's tick, or NULL when the transaction writes no firm
+   * data, since a record alone never ticks the firm's clock.
+   */
+  record(sql: string, params: Params): void;
 }
 
 /**
@@ -64,6 +72,7 @@ export async function runPipelined<T>(
   let firm: string | undefined;
   const claims: [string, Params][] = [];
   const deferred: [string, Params][] = [];
+  const records: [string, Params][] = [];
   const ownFirm = (firmId: string) => {
     if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
     firm = firmId;
@@ -84,6 +93,16 @@ export async function runPipelined<T>(
         const [rows] = await send([sql], params);
         return rows as Row[];
       },
+      async queryAll(statements) {
+        if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
+        return send(
+          statements.map(([sql]) => sql),
+          statements.flatMap(([, params]) => params),
+        );
+      },
+      record(sql, params) {
+        records.push([sql, params]);
+      },
       write(firmId, sql, params) {
         ownFirm(firmId);
         deferred.push([sql, params]);
@@ -103,7 +122,15 @@ export async function runPipelined<T>(
       },
     });
     if (firm === undefined) {
-      if (begun) await send([dryRun ? "ROLLBACK" : "COMMIT"], []);
+      // Records alone: TICK must not hold a tick an earlier transaction left in this pooled session.
+      const recorded: [string, Params][] =
+        dryRun || records.length === 0 ? [] : [[`SET ${TICK} = NULL`, []], ...records];
+      const end = dryRun ? "ROLLBACK" : "COMMIT";
+      if (begun)
+        await send(
+          [...recorded.map(([sql]) => sql), end],
+          recorded.flatMap(([, params]) => params),
+        );
       return { value, tick: null };
     }
     if (dryRun) {
@@ -111,7 +138,7 @@ export async function runPipelined<T>(
       return { value, tick: checkedTick(row) };
     }
     // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
-    const statements = [...claims, ...takeTick(firm), ...deferred, readTick(firm)];
+    const statements = [...claims, ...takeTick(firm), ...deferred, ...records, readTick(firm)];
     const results = await send(
       [...statements.map(([sql]) => sql), "COMMIT"],
       statements.flatMap(([, params]) => params),

@@ -1,6 +1,7 @@
 import { CreateContacts } from "./0001-create-contacts.js";
 import { AddEmailKey } from "./0002-add-email-key.js";
 import { ContactApi } from "./0003-contact-api.js";
+import { RequestIds } from "./0005-request-ids.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi];
+export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi, RequestIds];
