@@ -1,6 +1,8 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchKey, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import {
   type BatchClient,
@@ -9,7 +11,7 @@ import {
   itemError,
 } from "../support/batch-clients.js";
 import { connectJsonH1, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
 
 // validate_only: the call reads, matches and checks conflicts as a real one, answers what it would do, and
 // leaves the database exactly as it was: rows, their times, the firm's clock.
@@ -102,6 +104,26 @@ describe.each([0, 1])("validate_only on UpsertContact (client %i)", (index) => {
     const real = await client().upsert({ firmId, trackingId: "T-1", lastName: "Lee-Smith", note: "vip" });
     expect(real.changedFields).toEqual(preview.changedFields);
     expect(real.matchedBy).toBe(preview.matchedBy);
+  });
+
+  it("reads with the real call's locks: a preview waits for a transaction holding the contact", async () => {
+    const firmId = uniqueFirm();
+    await client().upsert({ firmId, ...ANN });
+    const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
+    const holder = await createConnection({ ...credentials, database });
+    try {
+      await holder.query("START TRANSACTION");
+      await holder.query("SELECT id FROM contacts WHERE firm_id = ? FOR UPDATE", [firmId]);
+      const waited = await failure(
+        client().upsert({ firmId, trackingId: "T-1", city: "Oslo", validateOnly: true }, { timeoutMs: 300 }),
+      );
+      expect(waited.code).toBe("DEADLINE_EXCEEDED");
+      await holder.query("ROLLBACK");
+    } finally {
+      await holder.end();
+    }
+    const preview = await client().upsert({ firmId, trackingId: "T-1", city: "Oslo", validateOnly: true });
+    expect(preview.changedFields?.paths).toEqual(["city"]);
   });
 
   it("previews an update that changes nothing with the stored times", async () => {
