@@ -170,7 +170,9 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * (24 by default), and a call with the same id and the same request gets that outcome again without writing
    * (a lost CREATED reply is CREATED on retry). The same id with a different request is INVALID_ARGUMENT naming
    * `requestId`. A duplicate that arrives while the first call is still running waits for it, or fails with
-   * ABORTED; it never writes twice.
+   * ABORTED; it never writes twice. Compared exactly (case and spaces count). Not kept: errors found from the
+   * request alone (INVALID_ARGUMENT before anything is read, which a retry gets again anyway) and transient
+   * failures (ABORTED, UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED), after which a retry runs as a first call.
    *
    * @generated from field: optional string request_id = 18;
    */
