@@ -56,5 +56,6 @@ export function echoUseCases(): ContactUseCases {
     deleteContact: refuse,
     assignContact: refuse,
     unassignContact: refuse,
+    listContactChanges: refuse,
   };
 }

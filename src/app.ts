@@ -4,6 +4,7 @@ import { changeAssignments } from "./contacts/assign-contact.js";
 import { batchUpsertContacts } from "./contacts/batch-upsert.js";
 import { deleteContact } from "./contacts/delete-contact.js";
 import { getContact } from "./contacts/get-contact.js";
+import { listContactChanges } from "./contacts/list-contact-changes.js";
 import { listContacts } from "./contacts/list-contacts.js";
 import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
@@ -14,6 +15,7 @@ import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
+import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
 import { type RunningServer, startServer } from "./server.js";
 
@@ -64,16 +66,18 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
+    const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
     const useCases = limitFirms(
       {
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
-        batchUpsertContacts: batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours }),
+        batchUpsertContacts: batch,
         getContact: getContact({ transact }),
         listContacts: listContacts({ transact, pageTokenKey }),
         updateContact: updateContact({ transact }),
         deleteContact: deleteContact({ transact }),
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
+        listContactChanges: listContactChanges({ transact, pageTokenKey }),
       },
       {
         slots: config.dbPoolSize,
@@ -81,6 +85,8 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         queueLimit: config.dbQueueLimit,
         queueTimeoutMs: config.dbQueueTimeoutMs,
       },
+      // Single upserts that would wait for a connection share a transaction instead (group commit).
+      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
     );
     const server = await startServer({
       ...config,

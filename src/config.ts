@@ -15,6 +15,8 @@ export interface Config {
   readonly dbQueueLimit: number;
   /** Most calls of one firm using or waiting for the database; more are refused with RESOURCE_EXHAUSTED. */
   readonly firmMaxInFlight: number;
+  /** Most waiting single upserts of one firm run together in one transaction; 1 turns coalescing off. */
+  readonly coalesceMaxUpserts: number;
   readonly maxRequestBytes: number;
   readonly maxTimeoutMs: number;
   readonly shutdownGraceMs: number;
@@ -32,7 +34,10 @@ export interface Config {
   readonly idleTimeoutMs: number;
   /** AUTH=disabled: serve without authentication even on a non-loopback address, on purpose. */
   readonly authDisabled: boolean;
-  /** Days a deleted contact's tombstone is kept for ListContacts' show_deleted before it is purged. */
+  /**
+   * Days a deleted contact's tombstone (and its change history) is kept for ListContacts' show_deleted and
+   * ListContactChanges before it is purged.
+   */
   readonly tombstoneRetentionDays: number;
   /** Hours a request id's first outcome is kept at least (then purged in the background). */
   readonly requestIdTtlHours: number;
@@ -81,6 +86,7 @@ export function loadConfig(env: Env): Config {
     dbQueueTimeoutMs: read("DB_QUEUE_TIMEOUT_MS", 3_000, integer(10, 600_000)),
     dbQueueLimit: read("DB_QUEUE_LIMIT", 1_000, integer(1, 1_000_000)),
     firmMaxInFlight: read("FIRM_MAX_IN_FLIGHT", 64, integer(1, 1_000_000)),
+    coalesceMaxUpserts: read("COALESCE_MAX_UPSERTS", 100, integer(1, 1_000)),
     maxRequestBytes: read("MAX_REQUEST_BYTES", 50_331_648, integer(1_024, 67_108_864)),
     maxTimeoutMs: read("MAX_TIMEOUT_MS", 30_000, integer(100, 600_000)),
     shutdownGraceMs: read("SHUTDOWN_GRACE_MS", 10_000, integer(0, 600_000)),

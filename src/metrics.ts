@@ -14,6 +14,8 @@ export interface Metrics {
   observeCall(method: string, code: string, seconds: number): void;
   /** Records one whole-transaction retry and why. */
   observeRetry(failure: string): void;
+  /** Records one group of waiting single upserts that ran in one transaction. */
+  observeCoalesced(calls: number): void;
 }
 
 /** Creates the metrics; `poolStats` is called at each scrape. */
@@ -38,6 +40,16 @@ export function createMetrics(poolStats: () => PoolStats): Metrics {
     labelNames: ["cause"] as const,
     registers: [registry],
   });
+  const coalescedGroups = new Counter({
+    name: "contacts_coalesced_groups_total",
+    help: "Transactions that carried several waiting UpsertContact calls at once (see COALESCE_MAX_UPSERTS).",
+    registers: [registry],
+  });
+  const coalescedCalls = new Counter({
+    name: "contacts_coalesced_calls_total",
+    help: "UpsertContact calls answered from a transaction shared with other waiting calls.",
+    registers: [registry],
+  });
   const pool = (name: string, help: string, pick: (stats: PoolStats) => number) =>
     new Gauge({
       name,
@@ -58,6 +70,10 @@ export function createMetrics(poolStats: () => PoolStats): Metrics {
     },
     observeRetry(cause) {
       retries.inc({ cause });
+    },
+    observeCoalesced(calls) {
+      coalescedGroups.inc();
+      coalescedCalls.inc(calls);
     },
   };
 }

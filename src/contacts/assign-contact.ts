@@ -1,3 +1,4 @@
+import { ANONYMOUS } from "./actor.js";
 import {
   decideAssignment,
   MAX_ASSIGNMENTS_PER_KIND,
@@ -7,6 +8,7 @@ import {
 import { type Contact, stampTimes } from "./contact.js";
 import type { Transact } from "./contact-store.js";
 import { LimitExceededError, NotFoundError, ValidationError } from "./errors.js";
+import { assignmentEntry } from "./history.js";
 
 /**
  * The AssignContact and UnassignContact use cases: in one transaction, read the contact (locked, so concurrent
@@ -14,7 +16,7 @@ import { LimitExceededError, NotFoundError, ValidationError } from "./errors.js"
  * Assigning what is there or removing what is absent writes nothing and keeps the update time.
  */
 export function changeAssignments(deps: { readonly transact: Transact }, operation: "assign" | "unassign") {
-  return async (raw: RawAssignmentRequest, signal?: AbortSignal): Promise<Contact> => {
+  return async (raw: RawAssignmentRequest, signal?: AbortSignal, actor = ANONYMOUS): Promise<Contact> => {
     const validation = validateAssignment(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
@@ -32,6 +34,7 @@ export function changeAssignments(deps: { readonly transact: Transact }, operati
           );
         case "change":
           await store.changeAssignments(decision.contact, decision.change);
+          await store.recordChanges(input.firmId, actor, [assignmentEntry(stored.id, decision.change)]);
           return decision.contact;
       }
     }, signal);

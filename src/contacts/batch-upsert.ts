@@ -1,7 +1,8 @@
-import type { Actor } from "./actor.js";
+import { ANONYMOUS } from "./actor.js";
 import { stampTimes } from "./contact.js";
 import { newContactId } from "./contact-id.js";
 import type { Transact } from "./contact-store.js";
+import { batchEntries } from "./history.js";
 import {
   type BatchItemResult,
   batchKeys,
@@ -35,9 +36,9 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
   return async (
     request: RawBatchUpsertRequest,
     signal?: AbortSignal,
-    actor?: Actor,
+    actor = ANONYMOUS,
   ): Promise<readonly BatchItemResult[]> => {
-    const requestId = checkedRequestId(actor?.requestId);
+    const requestId = checkedRequestId(actor.requestId);
     const firmId = validateBatch(request);
     const validations = validateBatchItems(firmId, request.items);
     const plan = (stored: Parameters<typeof planBatchUpsert>[1]) =>
@@ -45,6 +46,7 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
     // Nothing to read or write; the answer follows from the request alone, so no request id is kept for it.
     if (validations.every((v) => v.kind === "invalid")) return plan([]).results;
     const keys = batchKeys(validations);
+    // A dry run reads and plans exactly as below, then rolls back: no contact, history or clock written.
     const once = {
       transact: deps.transact,
       ttlHours: deps.requestIdTtlHours ?? DEFAULT_REQUEST_ID_TTL_HOURS,
@@ -56,8 +58,10 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
     const { value, tick } = await transactOnce(
       once,
       async (store) => {
-        const { results, writes } = plan(await store.findByKeys(firmId, keys));
+        const stored = await store.findByKeys(firmId, keys);
+        const { results, writes } = plan(stored);
         await store.writeBatch(firmId, writes);
+        await store.recordChanges(firmId, actor, batchEntries(stored, results));
         return results;
       },
       signal,

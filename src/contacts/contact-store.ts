@@ -1,6 +1,8 @@
+import type { Actor } from "./actor.js";
 import type { AssignmentChange } from "./assignments.js";
 import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
+import type { HistoryEntry, RecordedChange } from "./history.js";
 import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
 import type { RequestKey, StoredOutcome } from "./request-ids.js";
 import type { UpdatableField } from "./update-mask.js";
@@ -16,6 +18,14 @@ export interface PageQuery {
   readonly firmId: string;
   readonly after: PageStart | null;
   readonly showDeleted: boolean;
+  readonly limit: number;
+}
+
+/** One page of a contact's changes, newest first: strictly before `before` (a change's time and seq) when set. */
+export interface ChangesQuery {
+  readonly firmId: string;
+  readonly contactId: string;
+  readonly before: { readonly time: Date; readonly seq: number } | null;
   readonly limit: number;
 }
 
@@ -62,6 +72,15 @@ export interface ContactStore {
    * the commit, earlier ones (only when the rows would not fit one packet) in round trips before it.
    */
   writeBatch(firmId: string, writes: BatchWrites): Promise<void>;
+  /**
+   * Records changes of the firm's contacts made by `actor`, in order, stamped with the commit's tick (the
+   * update or delete time the change produced). Nothing for an empty list.
+   */
+  recordChanges(firmId: string, actor: Actor, entries: readonly HistoryEntry[]): Promise<void>;
+  /** One page of a contact's recorded changes, newest first (a live or deleted contact's alike). */
+  listChanges(query: ChangesQuery): Promise<RecordedChange[]>;
+  /** Whether the firm has the contact, live or deleted (its tombstone not purged). */
+  contactExists(firmId: string, id: string): Promise<boolean>;
   /**
    * Takes the request id for this transaction, as its first lock (see request-ids.ts), and returns null; or,
    * when a transaction that took it has committed, returns the outcome it stored. Waits while another

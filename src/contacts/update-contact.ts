@@ -1,7 +1,9 @@
+import { ANONYMOUS } from "./actor.js";
 import { applyUpdate, type RawUpdateRequest, validateUpdate } from "./apply-update.js";
 import { type Contact, stampTimes } from "./contact.js";
 import type { ContactStore, Transact } from "./contact-store.js";
 import { ConflictError, NotFoundError, ValidationError } from "./errors.js";
+import { updatedEntry } from "./history.js";
 
 /**
  * The UpdateContact use case (AIP-134): validate, then in one transaction read the contact (locked), apply the
@@ -10,7 +12,7 @@ import { ConflictError, NotFoundError, ValidationError } from "./errors.js";
  * the final word: a racing writer's duplicate key retries the transaction, whose check then reports it.
  */
 export function updateContact(deps: { readonly transact: Transact }) {
-  return async (raw: RawUpdateRequest, signal?: AbortSignal): Promise<Contact> => {
+  return async (raw: RawUpdateRequest, signal?: AbortSignal, actor = ANONYMOUS): Promise<Contact> => {
     const validation = validateUpdate(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const { firmId, id, changes } = validation.input;
@@ -20,7 +22,10 @@ export function updateContact(deps: { readonly transact: Transact }) {
       const { contact, changed } = applyUpdate(stored, changes);
       if (changed.includes("email")) await checkFree(store, contact, "email");
       if (changed.includes("trackingId")) await checkFree(store, contact, "trackingId");
-      if (changed.length > 0) await store.update(contact, changed);
+      if (changed.length > 0) {
+        await store.update(contact, changed);
+        await store.recordChanges(firmId, actor, [updatedEntry(stored, contact, changed)]);
+      }
       return contact;
     }, signal);
     return tick === null ? value : stampTimes(value, tick, false);

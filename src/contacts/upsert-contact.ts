@@ -1,4 +1,4 @@
-import type { Actor } from "./actor.js";
+import { ANONYMOUS } from "./actor.js";
 import { applyUpsert, newContact } from "./apply-upsert.js";
 import { type Contact, stampTimes, UNSTAMPED } from "./contact.js";
 import { newContactId } from "./contact-id.js";
@@ -6,6 +6,7 @@ import type { Transact } from "./contact-store.js";
 import { decideUpsert, type MatchKey, type UpsertRejection } from "./decide-upsert.js";
 import { ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
+import { createdEntry, updatedEntry } from "./history.js";
 import {
   checkedRequestId,
   DEFAULT_REQUEST_ID_TTL_HOURS,
@@ -44,8 +45,8 @@ export interface UpsertContactDeps {
  */
 export function upsertContact(deps: UpsertContactDeps) {
   const newId = deps.newId ?? (() => newContactId());
-  return async (raw: RawUpsertRequest, signal?: AbortSignal, actor?: Actor): Promise<UpsertOutcome> => {
-    const requestId = checkedRequestId(actor?.requestId);
+  return async (raw: RawUpsertRequest, signal?: AbortSignal, actor = ANONYMOUS): Promise<UpsertOutcome> => {
+    const requestId = checkedRequestId(actor.requestId);
     const validation = validateUpsert(raw);
     if (validation.kind === "invalid") throw new ValidationError(validation.violations);
     const input = validation.input;
@@ -68,12 +69,18 @@ export function upsertContact(deps: UpsertContactDeps) {
           case "create": {
             const contact = newContact(input, newId(), UNSTAMPED);
             await store.insert(contact);
+            await store.recordChanges(input.firmId, actor, [createdEntry(contact)]);
             return { result: "created", contact, changed: fieldsWithValue(contact) };
           }
           case "update": {
             // The stored update time stays unless something changed; then the commit's tick replaces it.
             const { contact, changed } = applyUpsert(decision.contact, input, decision.contact.updateTime);
-            if (changed.length > 0) await store.update(contact, changed);
+            if (changed.length > 0) {
+              await store.update(contact, changed);
+              await store.recordChanges(input.firmId, actor, [
+                updatedEntry(decision.contact, contact, changed),
+              ]);
+            }
             return { result: "updated", contact, matchedBy: decision.matchedBy, changed };
           }
         }

@@ -6,6 +6,12 @@ import type { UpdatableField } from "../contacts/update-mask.js";
 import { roundTrips, selectByKeys, writeStatements } from "./batch-statements.js";
 import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
+import {
+  contactExistsStatement,
+  listChangesStatement,
+  recordStatements,
+  toRecordedChange,
+} from "./history-statements.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 import { requestOutcomes } from "./request-outcomes.js";
 
@@ -220,6 +226,23 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         if (i < trips.length - 1) await tx.flush();
       }
       for (const statement of stamps) tx.write(firmId, statement.sql, statement.params);
+    },
+
+    async recordChanges(firmId, actor, entries) {
+      for (const { sql, params } of recordStatements(firmId, actor, entries)) tx.write(firmId, sql, params);
+    },
+
+    async listChanges(query) {
+      if (!POSSIBLE_ID.test(query.contactId)) return [];
+      const { sql, params } = listChangesStatement(query);
+      return (await tx.query<Row>(sql, params)).map((row) => toRecordedChange(row, query.contactId));
+    },
+
+    async contactExists(firmId, id) {
+      if (!POSSIBLE_ID.test(id)) return false;
+      const { sql, params } = contactExistsStatement(firmId, id);
+      const [row] = await tx.query<Row>(sql, params);
+      return Number(row?.found) === 1;
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { OverloadedError } from "../contacts/errors.js";
+import { commitTrips } from "./commit-trips.js";
 import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
@@ -126,23 +127,30 @@ export async function runPipelined<T>(
       const recorded: [string, Params][] =
         dryRun || records.length === 0 ? [] : [[`SET ${TICK} = NULL`, []], ...records];
       const end = dryRun ? "ROLLBACK" : "COMMIT";
-      if (begun)
+      if (begun) {
         await send(
           [...recorded.map(([sql]) => sql), end],
           recorded.flatMap(([, params]) => params),
         );
+      }
       return { value, tick: null };
     }
     if (dryRun) {
       const [[row]] = (await send([peekTick(firm)[0], "ROLLBACK"], peekTick(firm)[1])) as [{ tick: Date }[]];
       return { value, tick: checkedTick(row) };
     }
-    // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
-    const statements = [...claims, ...takeTick(firm), ...deferred, ...records, readTick(firm)];
-    const results = await send(
-      [...statements.map(([sql]) => sql), "COMMIT"],
-      statements.flatMap(([, params]) => params),
-    );
+    // Lock order, the same in every transaction: a request id row (its first statement), contact rows (read phase,
+    // then claims), then the firm's clock.
+    // One round trip, unless the statements would not fit one packet (commit-trips.ts).
+    const trips = commitTrips(claims, takeTick(firm), [...deferred, ...records], readTick(firm));
+    let results: unknown[] = [];
+    for (const [i, statements] of trips.entries()) {
+      const last = i === trips.length - 1;
+      results = await send(
+        [...statements.map(([sql]) => sql), ...(last ? ["COMMIT"] : [])],
+        statements.flatMap(([, params]) => params),
+      );
+    }
     // The last result is COMMIT's; the one before it, the tick's row.
     const [row] = results[results.length - 2] as { tick: Date }[];
     return { value, tick: checkedTick(row) };

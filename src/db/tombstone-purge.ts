@@ -20,19 +20,31 @@ export const DEFAULT_PURGE: Omit<PurgeOptions, "retentionDays"> = Object.freeze(
 });
 
 /**
- * Deletes one batch of tombstones deleted more than `retentionDays` ago; returns how many it deleted. Uses the
- * delete_time index; each batch is its own statement (autocommit).
+ * Deletes one batch of tombstones deleted more than `retentionDays` ago, with their contacts' change history, in
+ * one transaction (a history is readable exactly as long as its tombstone); returns how many tombstones it
+ * deleted. Uses the delete_time index and the history's primary key.
  */
 export async function purgeTombstoneBatch(
   dataSource: DataSource,
   retentionDays: number,
   batchSize: number,
 ): Promise<number> {
-  const result = (await dataSource.query(
-    "DELETE FROM contact_tombstones WHERE delete_time < UTC_TIMESTAMP(3) - INTERVAL ? DAY ORDER BY delete_time LIMIT ?",
-    [retentionDays, batchSize],
-  )) as { affectedRows?: number };
-  return result.affectedRows ?? 0;
+  return dataSource.transaction(async (manager) => {
+    const expired = (await manager.query(
+      "SELECT firm_id, id FROM contact_tombstones WHERE delete_time < UTC_TIMESTAMP(3) - INTERVAL ? DAY ORDER BY delete_time LIMIT ? FOR UPDATE",
+      [retentionDays, batchSize],
+    )) as { firm_id: string; id: string }[];
+    if (expired.length === 0) return 0;
+    await manager.query(
+      `DELETE FROM contact_changes WHERE ${expired.map(() => "(firm_id = ? AND contact_id = ?)").join(" OR ")}`,
+      expired.flatMap((t) => [t.firm_id, t.id]),
+    );
+    await manager.query(
+      `DELETE FROM contact_tombstones WHERE id IN (${expired.map(() => "?").join(", ")})`,
+      expired.map((t) => t.id),
+    );
+    return expired.length;
+  });
 }
 
 /** A running purge loop. */

@@ -5,6 +5,7 @@ import type { RawUpdateRequest } from "../contacts/apply-update.js";
 import type { RawAssignmentRequest } from "../contacts/assignments.js";
 import type { Contact } from "../contacts/contact.js";
 import type { ContactRef } from "../contacts/get-contact.js";
+import type { ChangesPage, RawChangesRequest } from "../contacts/list-contact-changes.js";
 import type { ContactPage, RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
@@ -14,6 +15,7 @@ import {
   assignmentRequestFromProto,
   batchRequestFromProto,
   batchResultToProto,
+  contactChangeToProto,
   contactToProto,
   listRequestFromProto,
   updateRequestFromProto,
@@ -38,6 +40,7 @@ export interface ContactUseCases {
   readonly deleteContact: UseCase<ContactRef, void>;
   readonly assignContact: UseCase<RawAssignmentRequest, Contact>;
   readonly unassignContact: UseCase<RawAssignmentRequest, Contact>;
+  readonly listContactChanges: UseCase<RawChangesRequest, ChangesPage>;
 }
 
 /**
@@ -99,6 +102,10 @@ export function contactServiceHandlers(
         actorOf(context),
       );
       return { contact: contactToProto(contact) };
+    },
+    async listContactChanges(request, context) {
+      const page = await useCases.listContactChanges(request, context.signal);
+      return { changes: page.changes.map(contactChangeToProto), nextPageToken: page.nextPageToken };
     },
   };
 }

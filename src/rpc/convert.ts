@@ -6,6 +6,9 @@ import {
   type BatchUpsertContactsRequest,
   type BatchUpsertContactsResult,
   BatchUpsertContactsResultSchema,
+  ChangeKind,
+  type ContactChange,
+  ContactChangeSchema,
   type ListContactsRequest,
   MatchKey,
   type UnassignContactRequest,
@@ -20,6 +23,7 @@ import type { RawAssignmentRequest } from "../contacts/assignments.js";
 import type { Contact, ListedContact } from "../contacts/contact.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
+import type { ChangeKind as DomainChangeKind, RecordedChange } from "../contacts/history.js";
 import type { RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import { UPDATABLE_FIELDS } from "../contacts/update-mask.js";
@@ -142,5 +146,28 @@ export function batchResultToProto(result: BatchItemResult): BatchUpsertContacts
       result.kind === "done"
         ? { case: "response", value: upsertResponseToProto(result.outcome) }
         : { case: "error", value: toStatus(result.error) },
+  });
+}
+
+const CHANGE_KIND: Readonly<Record<DomainChangeKind, ChangeKind>> = {
+  created: ChangeKind.CREATED,
+  updated: ChangeKind.UPDATED,
+  deleted: ChangeKind.DELETED,
+  assigned: ChangeKind.ASSIGNED,
+  unassigned: ChangeKind.UNASSIGNED,
+};
+
+/** A recorded change as ListContactChanges answers it; null values become absent fields. */
+export function contactChangeToProto(change: RecordedChange): ContactChange {
+  return create(ContactChangeSchema, {
+    changeTime: timestampFromDate(change.changeTime),
+    principal: change.principal,
+    requestId: change.requestId ?? undefined,
+    kind: CHANGE_KIND[change.kind],
+    fields: change.fields.map(({ field, oldValue, newValue }) => ({
+      field,
+      oldValue: oldValue ?? undefined,
+      newValue: newValue ?? undefined,
+    })),
   });
 }

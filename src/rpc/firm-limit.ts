@@ -27,7 +27,49 @@ export interface FirmLimits {
 interface Waiter {
   readonly firm: string;
   readonly grant: () => void;
+  /** Set when the waiter is a group of coalesced calls, which takes one slot for all of them. */
+  readonly group?: Group;
 }
+
+/** The result of one call of a group: its value or the error it fails with. */
+export type Settled<R> =
+  | { readonly ok: true; readonly value: R }
+  | { readonly ok: false; readonly error: unknown };
+
+/**
+ * How calls of one use case coalesce while they wait: calls with the same key that would otherwise wait one by one
+ * join one waiter, and when its turn comes they run together in one transaction (`run`) on one slot. A call that
+ * finds a free slot never coalesces, so a lone call pays nothing.
+ */
+export interface Coalescing<Request, Result> {
+  /** The use case whose calls coalesce (UpsertContact). */
+  readonly useCase: string;
+  /** The most calls one group carries; 1 turns coalescing off. */
+  readonly maxCalls: number;
+  /** The group a waiting call may join, or undefined when it must wait and run alone. */
+  key(request: Request, actor: Actor | undefined): string | undefined;
+  /** Runs a group's calls in one transaction: one result per request, in order; a throw fails every call. */
+  run(
+    requests: readonly Request[],
+    signal: AbortSignal,
+    actor: Actor | undefined,
+  ): Promise<readonly Settled<Result>[]>;
+}
+
+interface Member {
+  readonly request: { readonly firmId: string };
+  readonly signal: AbortSignal | undefined;
+  readonly settle: (result: Settled<unknown>) => void;
+}
+
+interface Group {
+  readonly key: string;
+  readonly members: Member[];
+  started: boolean;
+}
+
+/** Calls a waiter stands for: a group's members, or the one call. */
+const weight = (waiter: Waiter) => waiter.group?.members.length ?? 1;
 
 /**
  * Admits ContactService calls to the database fairly between firms. At most `slots` calls run at once; the
@@ -41,6 +83,8 @@ interface Waiter {
 export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, unknown> }>(
   useCases: T,
   limits: FirmLimits,
+  // biome-ignore lint/suspicious/noExplicitAny: the coalesced use case's request and result types are its own
+  coalescing?: Coalescing<any, unknown>,
 ): T {
   let running = 0;
   let waiting = 0;
@@ -74,7 +118,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     const next = queue.shift() as Waiter;
     if (queue.length > 0) turns.push(firm);
     else queues.delete(firm);
-    waiting--;
+    waiting -= weight(next);
     adjust(runningByFirm, firm, 1);
     next.grant(); // the slot passes straight to the waiter: `running` is unchanged
   };
@@ -84,12 +128,29 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     const index = queue?.indexOf(waiter) ?? -1;
     if (!queue || index === -1) return false;
     queue.splice(index, 1);
-    waiting--;
+    waiting -= weight(waiter);
     if (queue.length === 0) {
       queues.delete(waiter.firm);
       turns.splice(turns.indexOf(waiter.firm), 1);
     }
     return true;
+  };
+
+  const queueFull = () =>
+    new OverloadedError(
+      `${waiting} calls already wait for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff`,
+    );
+  const waitedTooLong = () =>
+    new OverloadedError(
+      `no database connection was free within ${limits.queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
+    );
+  const enqueue = (waiter: Waiter) => {
+    const queue = queues.get(waiter.firm);
+    if (queue) queue.push(waiter);
+    else {
+      queues.set(waiter.firm, [waiter]);
+      turns.push(waiter.firm);
+    }
   };
 
   const acquire = (firm: string, signal: AbortSignal | undefined): Promise<void> => {
@@ -98,23 +159,13 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
       adjust(runningByFirm, firm, 1);
       return Promise.resolve();
     }
-    if (waiting >= limits.queueLimit) {
-      return Promise.reject(
-        new OverloadedError(
-          `${waiting} calls already wait for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff`,
-        ),
-      );
-    }
+    if (waiting >= limits.queueLimit) return Promise.reject(queueFull());
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!withdraw(waiter)) return;
         signal?.removeEventListener("abort", onAbort);
-        reject(
-          new OverloadedError(
-            `no database connection was free within ${limits.queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
-          ),
-        );
+        reject(waitedTooLong());
       }, limits.queueTimeoutMs);
       const onAbort = () => {
         if (!withdraw(waiter)) return;
@@ -130,28 +181,124 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
         },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      const queue = queues.get(firm);
-      if (queue) queue.push(waiter);
-      else {
-        queues.set(firm, [waiter]);
-        turns.push(firm);
-      }
+      enqueue(waiter);
       waiting++;
     });
+  };
+
+  /**
+   * Waits as a member of the firm's last waiter if that is an open group with the same key, or as the first member
+   * of a new group. Settles with the call's own result once its group ran, or with the call's abort reason as soon
+   * as it aborts (if its group already started, its write may still commit, as a lone call's may once its commit
+   * was sent).
+   */
+  const joinGroup = <R>(
+    single: UseCase<{ readonly firmId: string }, R>,
+    firm: string,
+    key: string,
+    request: { readonly firmId: string },
+    signal: AbortSignal | undefined,
+    actor: Actor | undefined,
+  ): Promise<R> => {
+    if (waiting >= limits.queueLimit) return Promise.reject(queueFull());
+    signal?.throwIfAborted();
+    const queue = queues.get(firm);
+    const open = queue?.[queue.length - 1]?.group;
+    const maxCalls = coalescing?.maxCalls ?? 1;
+    const joined =
+      open && !open.started && open.key === key && open.members.length < maxCalls ? open : undefined;
+    const group: Group = joined ?? { key, members: [], started: false };
+    return new Promise<R>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let waiter: Waiter | undefined;
+      const onAbort = () => {
+        if (!group.started) {
+          group.members.splice(group.members.indexOf(member), 1);
+          waiting--;
+          if (group.members.length === 0 && waiter && withdraw(waiter)) clearTimeout(timer);
+        }
+        member.settle({ ok: false, error: signal?.reason });
+      };
+      let settled = false;
+      const member: Member = {
+        request,
+        signal,
+        settle: (result) => {
+          if (settled) return;
+          settled = true;
+          signal?.removeEventListener("abort", onAbort);
+          if (result.ok) resolve(result.value as R);
+          else reject(result.error);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      group.members.push(member);
+      waiting++;
+      if (joined) return;
+      // A new group: one waiter in the firm's queue, timed from its first member's arrival.
+      timer = setTimeout(() => {
+        if (!waiter || !withdraw(waiter)) return;
+        for (const m of group.members.splice(0)) m.settle({ ok: false, error: waitedTooLong() });
+      }, limits.queueTimeoutMs);
+      waiter = {
+        firm,
+        group,
+        grant: () => {
+          clearTimeout(timer);
+          group.started = true;
+          runGroup(single, group, actor).finally(() => release(firm));
+        },
+      };
+      enqueue(waiter);
+    });
+  };
+
+  /** Runs a granted group on its slot: a single member alone, as it would have run; more in one transaction. */
+  const runGroup = async <R>(
+    single: UseCase<{ readonly firmId: string }, R>,
+    group: Group,
+    actor: Actor | undefined,
+  ): Promise<void> => {
+    const [first, ...others] = group.members;
+    if (!first) return;
+    if (others.length === 0) {
+      await single(first.request, first.signal, actor).then(
+        (value) => first.settle({ ok: true, value }),
+        (error: unknown) => first.settle({ ok: false, error }),
+      );
+      return;
+    }
+    const members = group.members;
+    try {
+      const results = await (coalescing as Coalescing<{ readonly firmId: string }, R>).run(
+        members.map((m) => m.request),
+        allAborted(members.map((m) => m.signal)),
+        actor,
+      );
+      members.forEach((m, i) => {
+        m.settle(results[i] ?? { ok: false, error: new Error("the group's run returned too few results") });
+      });
+    } catch (error) {
+      for (const m of members) m.settle({ ok: false, error });
+    }
   };
 
   /** The same admission for every use case of the object: each request names its firm. */
   const admit = async <R>(
     useCase: UseCase<{ readonly firmId: string }, R>,
     request: { readonly firmId: string },
-    signal?: AbortSignal,
-    actor?: Actor,
+    signal: AbortSignal | undefined,
+    actor: Actor | undefined,
+    coalesce: boolean,
   ): Promise<R> => {
     // The firm as the use case will see it; an invalid firm id is refused there, after admission.
     const firm = request.firmId.trim();
     if ((inFlight.get(firm) ?? 0) >= limits.perFirm) throw new FirmBusyError(limits.perFirm);
     adjust(inFlight, firm, 1);
     try {
+      // Only a call that would wait may coalesce: with a slot free it runs alone at once.
+      const key = coalesce && running >= limits.slots ? coalescing?.key(request, actor) : undefined;
+      if (key !== undefined) return await joinGroup(useCase, firm, key, request, signal, actor);
       await acquire(firm, signal);
       try {
         return await useCase(request, signal, actor);
@@ -167,8 +314,22 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     string,
     UseCase<{ firmId: string }, unknown>,
   ][]) {
+    const coalesce = coalescing !== undefined && coalescing.maxCalls > 1 && coalescing.useCase === name;
     limited[name] = (request: { firmId: string }, signal?: AbortSignal, actor?: Actor) =>
-      admit(useCase, request, signal, actor);
+      admit(useCase, request, signal, actor, coalesce);
   }
   return limited as T;
+}
+
+/** A signal that aborts once every one of `signals` has aborted (never, if one of them is undefined). */
+function allAborted(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
+  const controller = new AbortController();
+  if (signals.some((signal) => signal === undefined)) return controller.signal;
+  const live = signals as AbortSignal[];
+  const check = () => {
+    if (live.every((signal) => signal.aborted)) controller.abort(live[0]?.reason);
+  };
+  for (const signal of live) signal.addEventListener("abort", check, { once: true });
+  check();
+  return controller.signal;
 }

@@ -89,6 +89,7 @@ describe("with API_KEYS_FILE set, ContactService calls need a token granted the 
         ),
       () => client.assign({ firmId, contactId: id, clientIds: ["c"] }, { headers: bearer }),
       () => client.unassign({ firmId, contactId: id, clientIds: ["c"] }, { headers: bearer }),
+      () => client.changes({ firmId, contactId: id }, { headers: bearer }),
       () => client.delete({ firmId, id }, { headers: bearer }),
     ];
     for (const client of clients) {

@@ -13,6 +13,7 @@ import {
 } from "../support/batch-clients.js";
 import { connectProtoH2, failure, type UpsertClient, type UpsertInit } from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
+import { aliases, item } from "../support/upsert-arbitrary.js";
 
 // The batch's contract: its answer equals, item by item, what the same requests sent one by one as UpsertContact
 // would answer, and it leaves the same table. Random sequences over a small key space (so items collide on
@@ -34,29 +35,6 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
-const item: fc.Arbitrary<UpsertInit> = fc
-  .record({
-    trackingId: maybe(fc.constantFrom("T1", "T2", "T3", " T1 ")),
-    email: maybe(
-      fc.constantFrom(
-        "a@x.com",
-        "A@X.COM",
-        "b@x.com",
-        " B@x.com ",
-        "josé@x.com",
-        "JOSÉ@x.com",
-        "jose@x.com",
-        "not-an-email",
-      ),
-    ),
-    firstName: maybe(fc.constantFrom("Ann", "Bob", "")),
-    lastName: maybe(fc.constantFrom("Lee", "Ray")),
-    city: maybe(fc.constantFrom("Lyon", "Rome", "")),
-    phone: maybe(fc.constantFrom("+1 555", "+33 1")),
-  })
-  .map((fields) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
-
 const ABORTED = {
   code: "ABORTED",
   message: "not written: another item of this all_or_none batch failed",
@@ -67,16 +45,6 @@ const ABORTED = {
 type Answer =
   | { ok: { result: UpsertResult; contact: Record<string, unknown> } }
   | { error: { code: string; message: string; fields: readonly string[]; contactId?: string } };
-
-/** Names contact ids by the order in which they first appear, so two firms' answers can be compared. */
-function aliases() {
-  const names = new Map<string, string>();
-  return (id: string | undefined) => {
-    if (id === undefined) return undefined;
-    if (!names.has(id)) names.set(id, `contact-${names.size + 1}`);
-    return names.get(id);
-  };
-}
 
 function plainContact(contact: Contact | undefined, alias: ReturnType<typeof aliases>) {
   const {

@@ -309,6 +309,12 @@ describe("limits", () => {
     const [row] = await storedContacts(firmId);
     expect([...String(row?.note)].length).toBe(10_000);
     expect(await storedContacts(firmId)).toHaveLength(1000);
+    // Its change history (1000 creates of about 48 KB each) does not fit one packet: it went in several trips.
+    const [history] = await sql<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM contact_changes WHERE firm_id = ?",
+      [firmId],
+    );
+    expect(Number(history?.n)).toBe(1000);
     // The same batch again over gRPC: every item matches its contact by tracking id and changes nothing.
     const grpcClient = grpcJsBatchClient(app.url);
     try {

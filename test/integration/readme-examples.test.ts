@@ -64,7 +64,7 @@ describe("the README's API examples", () => {
     const result = await run(await readmeBlock("api-curl"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    const [got, updated, assigned, unassigned, listed, deleted, batch] = answers(result.stdout);
+    const [got, updated, assigned, unassigned, listed, deleted, history, batch] = answers(result.stdout);
     expect(got).toMatchObject({ contact: { firmId, trackingId: "CRM-1", email: "ann@example.com" } });
     expect(updated).toMatchObject({ contact: { email: "ann.lee@example.com", city: "Oslo" } });
     expect(assigned).toMatchObject({
@@ -73,6 +73,21 @@ describe("the README's API examples", () => {
     expect(unassigned).toMatchObject({ contact: { clientIds: ["client-3"] } });
     expect(listed).toMatchObject({ contacts: [{ email: "ann.lee@example.com" }] });
     expect(deleted).toEqual({});
+    expect(history).toMatchObject({
+      changes: [
+        { kind: "CHANGE_KIND_DELETED", principal: "anonymous" },
+        { kind: "CHANGE_KIND_UNASSIGNED", fields: [{ field: "client_ids", oldValue: "client-7" }] },
+        { kind: "CHANGE_KIND_ASSIGNED" },
+        {
+          kind: "CHANGE_KIND_UPDATED",
+          fields: [
+            { field: "email", oldValue: "ann@example.com", newValue: "ann.lee@example.com" },
+            { field: "city", newValue: "Oslo" },
+          ],
+        },
+        { kind: "CHANGE_KIND_CREATED" },
+      ],
+    });
     expect(batch).toMatchObject({
       results: [
         { response: { result: "UPSERT_RESULT_CREATED" } },
@@ -92,7 +107,7 @@ describe("the README's API examples", () => {
     const result = await run(await readmeBlock("api-buf"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    const [got, updated, assigned, unassigned, listed, deleted, batch] = answers(result.stdout);
+    const [got, updated, assigned, unassigned, listed, deleted, history, batch] = answers(result.stdout);
     expect(got).toMatchObject({ contact: { firmId, trackingId: "CRM-2" } });
     expect(updated).toMatchObject({ contact: { title: "CFO" } });
     expect(assigned).toMatchObject({ contact: { clientIds: ["client-9"] } });
@@ -103,6 +118,9 @@ describe("the README's API examples", () => {
     expect(await sql("SELECT title FROM contact_tombstones WHERE firm_id = ?", [firmId])).toEqual([
       { title: "CFO" },
     ]);
+    expect(
+      (history as { changes: { kind: string }[] }).changes.map((c) => c.kind.replace("CHANGE_KIND_", "")),
+    ).toEqual(["DELETED", "UNASSIGNED", "ASSIGNED", "UPDATED", "CREATED"]);
     expect(batch).toMatchObject({
       results: [
         { response: { result: "UPSERT_RESULT_CREATED" } },

@@ -34,12 +34,15 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-/** Everything a firm has stored that a write could change: its contacts (every column) and its clock. */
+/** Everything a firm has stored that a write could change: contacts (every column), clock, history. */
 async function snapshot(firmId: string) {
   const contacts = await sql("SELECT * FROM contacts WHERE firm_id = ? ORDER BY id", [firmId]);
   const clock = await sql("SELECT last_time FROM firm_clocks WHERE firm_id = ?", [firmId]);
   const assignments = await sql("SELECT * FROM contact_assignments WHERE firm_id = ?", [firmId]);
-  return { contacts, clock, assignments };
+  const history = await sql("SELECT * FROM contact_changes WHERE firm_id = ? ORDER BY contact_id, seq", [
+    firmId,
+  ]);
+  return { contacts, clock, assignments, history };
 }
 
 const millis = (time: Timestamp | undefined) => (time ? timestampDate(time).getTime() : Number.NaN);
@@ -62,7 +65,7 @@ describe.each([0, 1])("validate_only on UpsertContact (client %i)", (index) => {
     const created = millis(preview.contact?.createTime);
     expect(created).toBeGreaterThanOrEqual(before - 1000);
     expect(preview.contact?.updateTime).toEqual(preview.contact?.createTime);
-    expect(await snapshot(firmId)).toEqual({ contacts: [], clock: [], assignments: [] });
+    expect(await snapshot(firmId)).toEqual({ contacts: [], clock: [], assignments: [], history: [] });
 
     const real = await client().upsert({ firmId, ...ANN, city: "Oslo" });
     expect(real.result).toBe(UpsertResult.CREATED);
@@ -213,7 +216,7 @@ describe.each([0, 1])("validate_only on BatchUpsertContacts (client %i)", (index
       requests: [ANN, { email: "nope" }],
     });
     expect(preview.results.map((r) => itemError(r)?.code)).toEqual(["ABORTED", "INVALID_ARGUMENT"]);
-    expect(await snapshot(firmId)).toEqual({ contacts: [], clock: [], assignments: [] });
+    expect(await snapshot(firmId)).toEqual({ contacts: [], clock: [], assignments: [], history: [] });
   });
 
   it("fails an item that sets its own validate_only or request_id, naming the field", async () => {

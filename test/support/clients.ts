@@ -18,6 +18,7 @@ import {
   ContactService,
   type DeleteContactResponse,
   type GetContactResponse,
+  type ListContactChangesResponse,
   type ListContactsResponse,
   type UnassignContactResponse,
   type UpdateContactResponse,
@@ -37,6 +38,7 @@ export type UpdateInit = InitOf<"updateContact">;
 export type DeleteInit = InitOf<"deleteContact">;
 export type AssignInit = InitOf<"assignContact">;
 export type UnassignInit = InitOf<"unassignContact">;
+export type ChangesInit = InitOf<"listContactChanges">;
 
 /** A uniform face over every real client, so one test can run against each protocol. */
 export interface UpsertClient {
@@ -48,6 +50,7 @@ export interface UpsertClient {
   delete(request: DeleteInit, options?: CallOptions): Promise<DeleteContactResponse>;
   assign(request: AssignInit, options?: CallOptions): Promise<AssignContactResponse>;
   unassign(request: UnassignInit, options?: CallOptions): Promise<UnassignContactResponse>;
+  changes(request: ChangesInit, options?: CallOptions): Promise<ListContactChangesResponse>;
   close(): void;
 }
 
@@ -97,6 +100,7 @@ export function grpcJsClient(url: string): UpsertClient & { raw: grpc.Client } {
     delete: unary(m.deleteContact),
     assign: unary(m.assignContact),
     unassign: unary(m.unassignContact),
+    changes: unary(m.listContactChanges),
     close: () => raw.close(),
   };
 }
@@ -119,6 +123,7 @@ function connectClient(name: string, transport: Transport): UpsertClient {
     delete: (request, options) => client.deleteContact(request, call(options)),
     assign: (request, options) => client.assignContact(request, call(options)),
     unassign: (request, options) => client.unassignContact(request, call(options)),
+    changes: (request, options) => client.listContactChanges(request, call(options)),
     close: () => undefined,
   };
 }

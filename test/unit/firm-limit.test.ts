@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { OverloadedError } from "../../src/contacts/errors.js";
 import type { UpsertOutcome } from "../../src/contacts/upsert-contact.js";
+import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
 import type { ContactUseCases } from "../../src/rpc/contact-service.js";
-import { FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";
+import { type Coalescing, FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";
 
 /** A use case whose calls finish only when the test says so, recording the order in which they started. */
 function heldUseCase() {
@@ -93,5 +94,132 @@ describe("limitFirms", () => {
     await finishOne();
     await Promise.all(running);
     expect(started).toEqual(["a:1", "a:2"]);
+  });
+});
+
+/** A held use case plus a coalescing whose groups key on firm and principal and finish when the test says so. */
+function coalescingUseCase(maxCalls = 100) {
+  const held = heldUseCase();
+  const groups: string[][] = [];
+  const finishGroup: ((fail?: Error) => void)[] = [];
+  const coalescing: Coalescing<RawUpsertRequest, UpsertOutcome> = {
+    useCase: "upsertContact",
+    maxCalls,
+    key: (request, actor) =>
+      request.trackingId === "bad" ? undefined : `${request.firmId}/${actor?.principal}`,
+    run: (requests) =>
+      new Promise((resolve, reject) => {
+        groups.push(requests.map((r) => `${r.firmId}:${r.trackingId}`));
+        finishGroup.push((fail) =>
+          fail
+            ? reject(fail)
+            : resolve(
+                requests.map((r) =>
+                  r.trackingId === "conflict"
+                    ? { ok: false, error: new Error(`item ${r.trackingId}`) }
+                    : {
+                        ok: true,
+                        value: { result: "created", trackingId: r.trackingId } as unknown as UpsertOutcome,
+                      },
+                ),
+              ),
+        );
+      }),
+  };
+  return { ...held, groups, finishGroup, coalescing };
+}
+
+const actor = (principal: string) => ({ principal, requestId: null });
+const upsert = (
+  limited: Pick<ContactUseCases, "upsertContact">,
+  firmId: string,
+  trackingId: string,
+  options: { signal?: AbortSignal; principal?: string } = {},
+) => limited.upsertContact({ firmId, trackingId }, options.signal, actor(options.principal ?? "crm"));
+
+describe("limitFirms with coalescing", () => {
+  const ONE_SLOT: FirmLimits = { ...LIMITS, slots: 1, perFirm: 100 };
+
+  it("runs a call that finds a free slot alone, and runs the calls that waited as one group, in arrival order", async () => {
+    const { useCases, started, finishOne, groups, finishGroup, coalescing } = coalescingUseCase();
+    const limited = limitFirms(useCases, ONE_SLOT, coalescing);
+    const first = upsert(limited, "a", "1");
+    const waiting = ["2", "3", "conflict", "4"].map((n) => upsert(limited, "a", n));
+    await settle();
+    expect(started).toEqual(["a:1"]);
+    expect(groups).toEqual([]);
+    await finishOne();
+    expect(groups).toEqual([["a:2", "a:3", "a:conflict", "a:4"]]);
+    finishGroup[0]?.();
+    await first;
+    const answers = await Promise.allSettled(waiting);
+    // Each call gets its own item's answer: the failing item fails only its call.
+    expect(
+      answers.map((a) =>
+        a.status === "fulfilled"
+          ? (a.value as unknown as { trackingId: string }).trackingId
+          : (a.reason as Error).message,
+      ),
+    ).toEqual(["2", "3", "item conflict", "4"]);
+  });
+
+  it("groups only calls with the same key that wait next to each other, and at most `maxCalls` per group", async () => {
+    const { useCases, started, finishOne, groups, finishGroup, coalescing } = coalescingUseCase(2);
+    const limited = limitFirms(useCases, ONE_SLOT, coalescing);
+    const calls = [
+      upsert(limited, "a", "1"),
+      upsert(limited, "a", "2"),
+      upsert(limited, "a", "3", { principal: "other" }),
+      upsert(limited, "a", "bad"), // no key: waits and runs alone, and closes the group before it
+      upsert(limited, "a", "4"),
+      upsert(limited, "a", "5"),
+      upsert(limited, "a", "6"),
+    ];
+    // Slot handovers in turn: 1 alone, [2] alone (a group of one runs the call's own use case), [3], bad, [4,5], [6].
+    await finishOne(); // 1
+    await finishOne(); // 2
+    await finishOne(); // 3
+    await finishOne(); // bad
+    expect(started).toEqual(["a:1", "a:2", "a:3", "a:bad"]);
+    expect(groups).toEqual([["a:4", "a:5"]]);
+    finishGroup[0]?.();
+    await settle();
+    await finishOne(); // 6
+    await Promise.all(calls);
+    expect(started).toEqual(["a:1", "a:2", "a:3", "a:bad", "a:6"]);
+  });
+
+  it("drops a waiting member that aborts (its reason, never run), and fails every member when the group's run fails", async () => {
+    const { useCases, finishOne, groups, finishGroup, coalescing } = coalescingUseCase();
+    const limited = limitFirms(useCases, ONE_SLOT, coalescing);
+    const first = upsert(limited, "a", "1");
+    const caller = new AbortController();
+    const quitter = upsert(limited, "a", "2", { signal: caller.signal });
+    const stayers = [upsert(limited, "a", "3"), upsert(limited, "a", "4")];
+    caller.abort(new Error("deadline"));
+    await expect(quitter).rejects.toThrow("deadline");
+    await finishOne();
+    expect(groups).toEqual([["a:3", "a:4"]]);
+    finishGroup[0]?.(new Error("database down"));
+    await first;
+    for (const s of stayers) await expect(s).rejects.toThrow("database down");
+  });
+
+  it("sheds a whole group that waited `queueTimeoutMs`, counts each member against `queueLimit` and `perFirm`", async () => {
+    const { useCases, started, finishOne, groups, coalescing } = coalescingUseCase();
+    const limited = limitFirms(
+      useCases,
+      { ...ONE_SLOT, perFirm: 3, queueLimit: 2, queueTimeoutMs: 30 },
+      coalescing,
+    );
+    const first = upsert(limited, "a", "1");
+    const waiting = [upsert(limited, "a", "2"), upsert(limited, "a", "3")];
+    await expect(upsert(limited, "a", "4")).rejects.toBeInstanceOf(FirmBusyError);
+    await expect(upsert(limited, "b", "1")).rejects.toThrow(/DB_QUEUE_LIMIT/);
+    for (const w of waiting) await expect(w).rejects.toThrow(/DB_QUEUE_TIMEOUT_MS/);
+    await finishOne();
+    await first;
+    expect(started).toEqual(["a:1"]);
+    expect(groups).toEqual([]);
   });
 });

@@ -1,0 +1,90 @@
+import type { Actor } from "../contacts/actor.js";
+import type { ChangesQuery } from "../contacts/contact-store.js";
+import type { ChangeKind, FieldChange, HistoryEntry, RecordedChange } from "../contacts/history.js";
+import { ROUND_TRIP_BYTES, type Statement } from "./batch-statements.js";
+import { TICK } from "./firm-clock.js";
+
+/**
+ * The change history's SQL (table contact_changes, migration 0004). A change is one row: its field changes are
+ * one JSON array of [field, old, new] triples in the `fields` column, so recording a change costs one row in one
+ * multi-row INSERT, whatever the number of fields.
+ */
+
+const COLUMNS = "firm_id, contact_id, change_time, seq, principal, request_id, kind, fields";
+const ROW = `(?, ?, ${TICK}, ?, ?, ?, ?, ?)`;
+// Rows per INSERT, and bytes: a statement must fit one packet (see batch-statements.ts).
+const INSERT_ROWS = 500;
+
+type Triple = [string, string | null, string | null];
+
+/**
+ * The INSERTs recording `entries` for one transaction: stamped with its tick (so they are `write`s, sent after
+ * the firm clock's tick), each entry's seq its place in the list. Empty for no entries.
+ */
+export function recordStatements(
+  firmId: string,
+  actor: Actor,
+  entries: readonly HistoryEntry[],
+): Statement[] {
+  const statements: Statement[] = [];
+  let params: unknown[] = [];
+  let rows = 0;
+  let bytes = 0;
+  const flush = () => {
+    if (rows === 0) return;
+    statements.push({
+      sql: `INSERT INTO contact_changes (${COLUMNS}) VALUES ${Array(rows).fill(ROW).join(", ")}`,
+      params,
+    });
+    params = [];
+    rows = 0;
+    bytes = 0;
+  };
+  entries.forEach((entry, seq) => {
+    const fields = JSON.stringify(entry.fields.map((f): Triple => [f.field, f.oldValue, f.newValue]));
+    // Escaping at most doubles a string; the other parameters are small.
+    const size = 2 * Buffer.byteLength(fields) + 256;
+    if (rows === INSERT_ROWS || (rows > 0 && bytes + size > ROUND_TRIP_BYTES)) flush();
+    params.push(firmId, entry.contactId, seq, actor.principal, actor.requestId, entry.kind, fields);
+    rows++;
+    bytes += size;
+  });
+  flush();
+  return statements;
+}
+
+/** The SELECT of one page of a contact's changes, newest first, keyset-paged on the primary key. */
+export function listChangesStatement(query: ChangesQuery): Statement {
+  const { firmId, contactId, before, limit } = query;
+  const after = before === null ? "" : " AND (change_time < ? OR (change_time = ? AND seq < ?))";
+  return {
+    sql:
+      `SELECT change_time, seq, principal, request_id, kind, fields FROM contact_changes ` +
+      `WHERE firm_id = ? AND contact_id = ?${after} ORDER BY change_time DESC, seq DESC LIMIT ?`,
+    params: [firmId, contactId, ...(before === null ? [] : [before.time, before.time, before.seq]), limit],
+  };
+}
+
+/** Whether the firm has the contact, live or as a tombstone: one statement, two primary-key lookups. */
+export function contactExistsStatement(firmId: string, id: string): Statement {
+  return {
+    sql:
+      "SELECT (EXISTS (SELECT 1 FROM contacts WHERE firm_id = ? AND id = ?) OR " +
+      "EXISTS (SELECT 1 FROM contact_tombstones WHERE firm_id = ? AND id = ?)) AS found",
+    params: [firmId, id, firmId, id],
+  };
+}
+
+/** A stored change row as the domain reads it. */
+export function toRecordedChange(row: Record<string, unknown>, contactId: string): RecordedChange {
+  const triples = JSON.parse(String(row.fields)) as Triple[];
+  return {
+    contactId,
+    changeTime: row.change_time as Date,
+    seq: Number(row.seq),
+    principal: String(row.principal),
+    requestId: (row.request_id as string | null) ?? null,
+    kind: row.kind as ChangeKind,
+    fields: triples.map(([field, oldValue, newValue]): FieldChange => ({ field, oldValue, newValue })),
+  };
+}
