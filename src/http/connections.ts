@@ -1,5 +1,5 @@
 import type http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import type net from "node:net";
 
 import type { HttpRequest, HttpResponse } from "./middleware.js";
@@ -8,14 +8,16 @@ import type { HttpRequest, HttpResponse } from "./middleware.js";
  * While draining, a keep-alive socket is closed once it has been idle this long, counted from the later of its
  * last response and the start of the drain, with no byte received meanwhile. A client that picked the socket
  * just before the drain began has its request on the wire well within this time; after it, closing cannot cross
- * a request short of one sent at that very instant.
+ * a request short of one sent at that very instant. HTTP/2 sessions are served this long before their GOAWAY.
  */
 const IDLE_LINGER_MS = 1_000;
 const POLL_MS = 20;
-// RFC 9113 section 6.8: a first GOAWAY with the largest stream id tells the client to stop opening streams
-// without refusing those already on their way; the real last stream id follows one PING round trip later.
-const MAX_STREAM_ID = 2 ** 31 - 1;
-const FINAL_GOAWAY_AFTER_MS = 1_000;
+/**
+ * While draining, an HTTP/2 session idle this long is sent a PING. A proxy keeping the connection in its idle pool
+ * (nginx's upstream keepalive) closes a pooled connection on any unexpected byte, so it retires the connection
+ * itself, with no stream on its way; sent later than the last response, so that it does not arrive with it.
+ */
+const NUDGE_AFTER_IDLE_MS = 10;
 
 /** Tracks the calls and connections of both servers so that shutdown can drain them without resetting any call. */
 export interface ConnectionTracker {
@@ -24,10 +26,10 @@ export interface ConnectionTracker {
   /** Counts a request until its response closes; while draining, tells HTTP/1.1 clients not to reuse the socket. */
   track(request: HttpRequest, response: HttpResponse): void;
   /**
-   * Drains until no call is in flight or the deadline passes: HTTP/2 sessions get the two-step GOAWAY (no new
-   * streams, none already sent refused), each HTTP/1.1 response carries `Connection: close`, and keep-alive
-   * sockets and connections that have not said which protocol they speak are closed once they have sat idle
-   * past the linger.
+   * Drains until no call is in flight or the deadline passes. Each HTTP/1.1 response carries `Connection: close`;
+   * keep-alive sockets and connections that have not said which protocol they speak are closed once they have sat
+   * idle past the linger. HTTP/2 sessions keep being served through the linger, and are sent a PING whenever they
+   * are idle (a proxy pooling them closes them itself), then GOAWAY (see `goAway`).
    */
   drain(deadline: number): Promise<void>;
   /** Destroys every connection left. */
@@ -41,12 +43,22 @@ interface SocketState {
   readAtIdle: number;
 }
 
+interface SessionState {
+  streams: number;
+  idleSince: number;
+  /** When the drain last sent it a PING; a new one only after it has been busy again. */
+  nudgedAt: number;
+  /** Serving it ends this long into the drain (or into its life, if it began during the drain). */
+  startedAt: number;
+  closing: boolean;
+}
+
 export function trackConnections(h1: http.Server, h2: http2.Http2Server): ConnectionTracker {
   let inFlight = 0;
   let drainStarted: number | undefined;
   // HTTP/1.1 responses not yet finished, to tell their clients at drain time not to reuse the socket.
   const responses = new Set<HttpResponse>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sessions = new Map<http2.ServerHttp2Session, SessionState>();
   // HTTP/1.1 sockets, and sockets not yet routed to either server, with their calls in flight.
   const sockets = new Map<net.Socket, SocketState>();
   const unrouted = new Map<net.Socket, SocketState>();
@@ -56,10 +68,22 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
     readAtIdle: socket.bytesRead,
   });
   h2.on("connection", (socket: net.Socket) => unrouted.delete(socket));
-  h2.on("session", (session) => {
-    sessions.add(session);
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    const state: SessionState = {
+      streams: 0,
+      idleSince: Date.now(),
+      nudgedAt: 0,
+      startedAt: Date.now(),
+      closing: false,
+    };
+    sessions.set(session, state);
     session.once("close", () => sessions.delete(session));
-    if (drainStarted !== undefined) goAway(session);
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      state.streams++;
+      stream.once("close", () => {
+        if (--state.streams === 0) state.idleSince = Date.now();
+      });
+    });
   });
   h1.on("connection", (socket: net.Socket) => {
     unrouted.delete(socket);
@@ -74,6 +98,24 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
       if (state.busy === 0 && socket.bytesRead === state.readAtIdle && now - quietSince >= IDLE_LINGER_MS) {
         map.delete(socket);
         close(socket);
+      }
+    }
+  };
+
+  const retireSessions = (drainStart: number) => {
+    const now = Date.now();
+    for (const [session, state] of sessions) {
+      if (state.closing) continue;
+      if (now - Math.max(state.startedAt, drainStart) >= IDLE_LINGER_MS) {
+        state.closing = true;
+        goAway(session);
+      } else if (
+        state.streams === 0 &&
+        now - state.idleSince >= NUDGE_AFTER_IDLE_MS &&
+        state.nudgedAt <= state.idleSince
+      ) {
+        state.nudgedAt = now;
+        nudge(session);
       }
     }
   };
@@ -105,13 +147,14 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
       });
     },
     async drain(deadline) {
-      drainStarted = Date.now();
+      const started = Date.now();
+      drainStarted = started;
       for (const response of responses) if (!response.headersSent) response.setHeader("connection", "close");
-      for (const session of sessions) goAway(session);
       while (
         (inFlight > 0 || sockets.size > 0 || sessions.size > 0 || unrouted.size > 0) &&
         Date.now() < deadline
       ) {
+        retireSessions(started);
         closeIdle(sockets, (socket) => socket.end());
         // Nothing has arrived on these since the drain began: no request is on its way.
         closeIdle(unrouted, (socket) => socket.destroy());
@@ -120,30 +163,35 @@ export function trackConnections(h1: http.Server, h2: http2.Http2Server): Connec
     },
     destroyAll() {
       for (const socket of [...sockets.keys(), ...unrouted.keys()]) socket.destroy();
-      for (const session of sessions) session.destroy();
+      for (const session of sessions.keys()) session.destroy();
     },
   };
 }
 
+/** A PING, which any HTTP/2 peer must answer and a pooling proxy takes as its cue to close an idle connection. */
+function nudge(session: http2.ServerHttp2Session): void {
+  if (session.closed || session.destroyed) return;
+  try {
+    session.ping(() => {});
+  } catch {
+    // closing already
+  }
+}
+
 /**
- * Ends an HTTP/2 session in two steps (RFC 9113 section 6.8): a GOAWAY with the largest stream id (no new
- * streams, please), then, FINAL_GOAWAY_AFTER_MS later (Go's net/http waits a second too; a PING answer proves
- * nothing with nghttp2 clients, which send it ahead of queued streams), the real GOAWAY, after which the session
- * closes when its streams finish. Streams the client sent before it saw the first GOAWAY are served. A client
- * built on nghttp2 (Node's, so connect-node) still refuses, locally and without sending them, the requests it had
- * queued but not yet sent when a GOAWAY arrives: connect-node reports those as INTERNAL (REFUSED_STREAM); they
- * were never processed and are safe to retry (grpc-js retries them by itself).
+ * Ends an HTTP/2 session: a GOAWAY with the last stream id the server has processed, after which the session
+ * closes when its streams finish. Node offers no shutdown notice (nghttp2_submit_shutdown_notice): its
+ * `session.goaway(code, 2^31-1)` makes nghttp2 ignore every stream that arrives afterwards while telling the
+ * client they will be processed, so a "first GOAWAY with the largest stream id" would only delay the refusal.
+ * A stream the client sent after the last processed one is refused by the GOAWAY itself, never processed:
+ * grpc-js retries it by itself, connect-node reports it as INTERNAL (REFUSED_STREAM), and nginx answers its client
+ * 502 (it never retries a gRPC request it has begun to send). Hence the drain first nudges and lingers.
  */
 export function goAway(session: http2.ServerHttp2Session): void {
   if (session.closed || session.destroyed) return;
-  const finish = () => {
-    if (!session.closed && !session.destroyed) session.close();
-  };
   try {
-    session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
-    const timer = setTimeout(finish, FINAL_GOAWAY_AFTER_MS);
-    session.once("close", () => clearTimeout(timer));
+    session.close();
   } catch {
-    finish();
+    session.destroy();
   }
 }

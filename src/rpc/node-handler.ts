@@ -6,9 +6,10 @@ import {
   compressionBrotli,
   compressionGzip,
   universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
+  type universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { capTimeoutHeaders } from "./deadline-cap.js";
+import { writeResponse } from "./grpc-trailers-only.js";
 import { correctWireErrors } from "./wire-errors.js";
 
 type NodeHandler = (
@@ -37,7 +38,8 @@ export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
  * connect-node's adapter, with these changes: each procedure's handler answers input it cannot decode as bad
  * input (see wire-errors.ts); JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
  * with U+FFFD, and may not carry unknown fields; each method has its own request size limit; client deadlines
- * past the server's cap are shortened; and calls can be refused from their headers before the body is read.
+ * past the server's cap are shortened; calls can be refused from their headers before the body is read; and gRPC
+ * errors go out Trailers-Only, so that gRPC clients may retry them (see grpc-trailers-only.ts).
  * Unknown paths go to `fallback` (404 without one).
  */
 export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
@@ -69,7 +71,7 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
       return;
     }
     handler(universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)))
-      .then((universal) => universalResponseToNodeResponse(universal, response))
+      .then((universal) => writeResponse(universal, response))
       // A failed write to a client that went away, or a response that could not be produced: never leave the
       // client waiting.
       .catch(() => response.destroy());

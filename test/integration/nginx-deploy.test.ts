@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.conf.template)", () => {
   it(
-    "are restarted one after another under load: no HTTP/1.1 call fails, and a gRPC call only as UNAVAILABLE",
+    "are restarted one after another under load: no HTTP/1.1 call fails, and a gRPC call only if reset with the closing listener (rare)",
     async () => {
       const ports = [await freePort(), await freePort(), await freePort()];
       const instances: ServerProcess[] = await Promise.all(
@@ -33,7 +33,6 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
         const firmId = uniqueFirm("nginx");
         const acknowledged: string[] = [];
         const failures: Record<string, number> = {};
-        let grpcRefused = 0;
         const okBy: Record<string, number> = {};
         let running = true;
         let n = 0;
@@ -49,13 +48,6 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
               okBy[client.name] = (okBy[client.name] ?? 0) + 1;
             } catch (error) {
               const { code, message } = await failure(Promise.reject(error));
-              // nginx retries an HTTP/1.1 call itself (it buffers the request), but a gRPC call only until it
-              // has begun to forward it: one the instance then dropped reaches the client as UNAVAILABLE
-              // (HTTP 502), which the client may retry (the RPC is idempotent).
-              if (client.name === "grpc-js" && code === "UNAVAILABLE" && /502/.test(message)) {
-                grpcRefused++;
-                continue;
-              }
               const key = `${client.name} ${code}: ${message}`;
               failures[key] = (failures[key] ?? 0) + 1;
             }
@@ -72,20 +64,36 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
             const before = acknowledged.length;
             expect(await instances[i]?.stop("SIGTERM")).toBe(0);
             instances[i] = await spawnServer({ PORT: String(port), LOG_LEVEL: "info" });
-            // Let nginx find the new instance (it retries a failed one after fail_timeout) under load.
-            await sleep(500);
+            // A rolling restart stops the next instance only once this one takes traffic again: nginx retries a
+            // failed instance after fail_timeout, and with every instance marked failed it has none to send to.
+            await servingBothProtocols(instances[i] as ServerProcess);
             restarts.push(acknowledged.length - before);
           }
         } while (Date.now() < until);
         running = false;
         await load;
 
+        const errorLog = await nginx.errorLog();
         console.info(
-          `behind nginx: ${acknowledged.length} calls answered (${JSON.stringify(okBy)}), calls per restart ${JSON.stringify(restarts)}, gRPC calls dropped as an instance stopped ${grpcRefused}, failures ${JSON.stringify(failures)}`,
+          `behind nginx: ${acknowledged.length} calls answered (${JSON.stringify(okBy)}), calls per restart ${JSON.stringify(restarts)}, failures ${JSON.stringify(failures)}; nginx's error log: ${JSON.stringify(logKinds(errorLog))}`,
         );
-        expect(failures, await nginx.errorLog()).toEqual({});
-        // Only calls caught on their way as an instance stopped: a few per restart, whatever the throughput.
-        expect(grpcRefused).toBeLessThanOrEqual(3 * restarts.length);
+        // Nothing fails but for one race the drain cannot close: nginx's connection whose handshake the kernel
+        // completed in the instant before the listener closed, not yet accepted by Node, is reset with the
+        // listener, after nginx sent it a gRPC call (which it never retries). nginx logs each such reset; every
+        // other failure it saw was a refused connection, retried on another instance.
+        const resets = errorLog
+          .split("\n")
+          .filter(
+            (line) => line.includes("recv() failed (104") && line.includes('upstream: "grpc://'),
+          ).length;
+        expect(
+          Object.keys(logKinds(errorLog)).filter((kind) => !RETRIED.has(kind) && !RESET.test(kind)),
+        ).toEqual([]);
+        const { [GRPC_RESET]: grpcReset = 0, ...others } = failures;
+        expect(others, errorLog).toEqual({});
+        expect(grpcReset).toBe(resets);
+        // Rare: nginx mostly reuses its pooled connections (seen once in 39 restarts).
+        expect(grpcReset).toBeLessThanOrEqual(Math.ceil(restarts.length / 10));
         // Both clients kept being served through every restart.
         for (const client of clients) expect(okBy[client.name] ?? 0).toBeGreaterThan(20);
         for (const served of restarts) expect(served).toBeGreaterThan(0);
@@ -106,3 +114,32 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
     SECONDS * 1_000 + 90_000,
   );
 });
+
+/** What grpc-js reports for a call nginx sent on a connection the instance then reset. */
+const GRPC_RESET = "grpc-js UNAVAILABLE: Received HTTP status code 502";
+const RESET =
+  /recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream|upstream server temporarily disabled while reading response header from upstream/;
+/** What nginx logs for a failure it retries on another instance, nothing sent. */
+const RETRIED = new Set([
+  "connect() failed (111: Connection refused) while connecting to upstream",
+  "upstream server temporarily disabled while connecting to upstream",
+]);
+
+/** Resolves once the instance has logged a gRPC and a Connect JSON call: nginx sends it both kinds again. */
+async function servingBothProtocols(instance: ServerProcess): Promise<void> {
+  const serves = (protocol: string) => instance.output().includes(`"protocol":"${protocol}"`);
+  for (const until = Date.now() + 20_000; !(serves("application/grpc") && serves("application/json")); ) {
+    if (Date.now() > until) throw new Error(`nginx sent no call of both kinds to ${instance.url} in 20 s`);
+    await sleep(50);
+  }
+}
+
+/** nginx's error log lines counted by what happened, without times, ids and ports. */
+function logKinds(log: string): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const line of log.split("\n")) {
+    const what = /\[(?:error|warn)\] [^*]*\*\d+ ([^,]*)/.exec(line)?.[1];
+    if (what) kinds[what] = (kinds[what] ?? 0) + 1;
+  }
+  return kinds;
+}
