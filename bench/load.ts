@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -29,7 +30,7 @@ interface Reply {
   readonly firstName?: string;
 }
 interface Caller {
-  call(request: UpsertRequest): Promise<Reply>;
+  call(request: UpsertRequest & { readonly requestId?: string }): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -247,6 +248,9 @@ async function main(spec: LoadSpec): Promise<void> {
     }
   };
 
+  // BENCH_REQUEST_ID=1: every single call sends a unique request id (what request ids cost); the raw mysql2
+  // reference ignores it.
+  const requestIds = process.env.BENCH_REQUEST_ID === "1";
   const worker = async (index: number) => {
     if (batchCaller !== null) return batchWorker(index);
     const next = workload(spec.shape, spec.seed + index, `${spec.token}w${index}`);
@@ -254,7 +258,9 @@ async function main(spec: LoadSpec): Promise<void> {
       const op = next();
       const started = performance.now();
       try {
-        const result = await caller.call(op.request);
+        const result = await caller.call(
+          requestIds ? { ...op.request, requestId: randomUUID() } : op.request,
+        );
         const wrong = wrongAnswer(op, result, spec.checkAnswers);
         if (wrong !== undefined) {
           fail(wrong);

@@ -10,6 +10,7 @@ import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
 import { readPageTokenKey } from "./db/page-token-secret.js";
+import { startRequestOutcomePurge } from "./db/request-outcomes.js";
 import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
 import type { Logger } from "./logger.js";
@@ -65,10 +66,10 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
-    const batch = batchUpsertContacts({ transact });
+    const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
     const useCases = limitFirms(
       {
-        upsertContact: upsertContact({ transact }),
+        upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
         getContact: getContact({ transact }),
         listContacts: listContacts({ transact, pageTokenKey }),
@@ -100,6 +101,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       { ...DEFAULT_PURGE, retentionDays: config.tombstoneRetentionDays },
       logger,
     );
+    const requestOutcomePurge = startRequestOutcomePurge(database.dataSource, DEFAULT_PURGE, logger);
     return {
       server,
       databaseVersion: database.serverVersion,
@@ -108,6 +110,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       async close() {
         await server.close();
         await purge.stop();
+        await requestOutcomePurge.stop();
         await database.close();
       },
     };

@@ -39,6 +39,8 @@ export interface Config {
    * ListContactChanges before it is purged.
    */
   readonly tombstoneRetentionDays: number;
+  /** Hours a request id's first outcome is kept at least (then purged in the background). */
+  readonly requestIdTtlHours: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -105,6 +107,7 @@ export function loadConfig(env: Env): Config {
       return raw === "disabled";
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
+    requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -11,10 +11,18 @@ import {
   validateBatch,
   validateBatchItems,
 } from "./plan-batch-upsert.js";
+import {
+  batchFingerprint,
+  checkedRequestId,
+  DEFAULT_REQUEST_ID_TTL_HOURS,
+  transactOnce,
+} from "./request-ids.js";
 
 export interface BatchUpsertContactsDeps {
   readonly transact: Transact;
   readonly newId?: () => string;
+  /** REQUEST_ID_TTL_HOURS: how long a request id's outcome is kept at least. */
+  readonly requestIdTtlHours?: number;
 }
 
 /**
@@ -30,19 +38,34 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
     signal?: AbortSignal,
     actor = ANONYMOUS,
   ): Promise<readonly BatchItemResult[]> => {
+    const requestId = checkedRequestId(actor.requestId);
     const firmId = validateBatch(request);
     const validations = validateBatchItems(firmId, request.items);
     const plan = (stored: Parameters<typeof planBatchUpsert>[1]) =>
       planBatchUpsert(validations, stored, { allOrNone: request.allOrNone, newId });
-    if (validations.every((v) => v.kind === "invalid")) return plan([]).results; // nothing to read or write
+    // Nothing to read or write; the answer follows from the request alone, so no request id is kept for it.
+    if (validations.every((v) => v.kind === "invalid")) return plan([]).results;
     const keys = batchKeys(validations);
-    const { value, tick } = await deps.transact(async (store) => {
-      const stored = await store.findByKeys(firmId, keys);
-      const { results, writes } = plan(stored);
-      await store.writeBatch(firmId, writes);
-      await store.recordChanges(firmId, actor, batchEntries(stored, results));
-      return results;
-    }, signal);
+    // A dry run reads and plans exactly as below, then rolls back: no contact, history or clock written.
+    const once = {
+      transact: deps.transact,
+      ttlHours: deps.requestIdTtlHours ?? DEFAULT_REQUEST_ID_TTL_HOURS,
+      firmId,
+      requestId,
+      fingerprint: () => batchFingerprint(request),
+      dryRun: request.validateOnly === true,
+    };
+    const { value, tick } = await transactOnce(
+      once,
+      async (store) => {
+        const stored = await store.findByKeys(firmId, keys);
+        const { results, writes } = plan(stored);
+        await store.writeBatch(firmId, writes);
+        await store.recordChanges(firmId, actor, batchEntries(stored, results));
+        return results;
+      },
+      signal,
+    );
     // One tick of the firm's clock for the whole batch: every contact it wrote carries it, as a single call's would.
     if (tick === null) return value;
     return value.map((r) =>

@@ -4,6 +4,7 @@ import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
 import type { HistoryEntry, RecordedChange } from "./history.js";
 import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
+import type { RequestKey, StoredOutcome } from "./request-ids.js";
 import type { UpdatableField } from "./update-mask.js";
 
 /** Where a ListContacts page starts: strictly after `time`, or after (time, id) when `id` is set. */
@@ -80,16 +81,34 @@ export interface ContactStore {
   listChanges(query: ChangesQuery): Promise<RecordedChange[]>;
   /** Whether the firm has the contact, live or deleted (its tombstone not purged). */
   contactExists(firmId: string, id: string): Promise<boolean>;
+  /**
+   * Takes the request id for this transaction, as its first lock (see request-ids.ts), and returns null; or,
+   * when a transaction that took it has committed, returns the outcome it stored. Waits while another
+   * transaction holds it.
+   */
+  claimRequestId(key: RequestKey): Promise<StoredOutcome | null>;
+  /** Stores the outcome of the request id this transaction claimed, with the commit (and its tick, if any). */
+  saveRequestOutcome(key: RequestKey, outcome: string): Promise<void>;
 }
 
-/** What a transaction returned, and the firm clock's tick its writes carry (null when it wrote nothing). */
+/**
+ * What a transaction returned, and the firm clock's tick its writes carry (null when it wrote nothing). A dry
+ * run's tick is the one a commit would have taken when it ended; it was not taken.
+ */
 export interface Committed<T> {
   readonly value: T;
   readonly tick: Date | null;
+}
+
+/** How a transaction ends. */
+export interface TransactMode {
+  /** Read as a real call would (locks included), then roll back: nothing written, the firm clock not ticked. */
+  readonly dryRun?: boolean;
 }
 
 /** Runs `work` in one database transaction, retrying the whole of it on transient conflicts. */
 export type Transact = <T>(
   work: (store: ContactStore) => Promise<T>,
   signal?: AbortSignal,
+  mode?: TransactMode,
 ) => Promise<Committed<T>>;

@@ -20,6 +20,8 @@ export interface RawBatchUpsertRequest {
   readonly firmId: string;
   readonly items: readonly RawUpsertRequest[];
   readonly allOrNone: boolean;
+  /** validate_only: preview every item, write nothing. */
+  readonly validateOnly?: boolean | undefined;
 }
 
 /** What one item did: exactly what a single upsert would have answered, or the error it would have failed with. */
@@ -77,17 +79,30 @@ export function validateBatch(request: RawBatchUpsertRequest): string {
 
 /**
  * Validates each item as a single upsert of the batch's firm: an item's own firmId must be empty or the batch's
- * (after trimming); otherwise it fails naming `firmId`, with its other violations.
+ * (after trimming), and its own validateOnly and requestId unset (the batch's own apply to every item);
+ * otherwise it fails naming those fields, with its other violations.
  */
 export function validateBatchItems(firmId: string, items: readonly RawUpsertRequest[]): UpsertValidation[] {
   return items.map((item) => {
     const own = item.firmId.trim();
     const validation = validateUpsert({ ...item, firmId });
-    if (own === "" || own === firmId) return validation;
-    const violation = { field: "firmId", description: "must be empty or equal to the batch's firmId" };
+    const violations = [];
+    if (own !== "" && own !== firmId) {
+      violations.push({ field: "firmId", description: "must be empty or equal to the batch's firmId" });
+    }
+    if (item.validateOnly === true) {
+      violations.push({
+        field: "validateOnly",
+        description: "must be unset in a batch item: set the batch's",
+      });
+    }
+    if (item.requestId !== undefined) {
+      violations.push({ field: "requestId", description: "must be unset in a batch item: set the batch's" });
+    }
+    if (violations.length === 0) return validation;
     return {
       kind: "invalid",
-      violations: [violation, ...(validation.kind === "invalid" ? validation.violations : [])],
+      violations: [...violations, ...(validation.kind === "invalid" ? validation.violations : [])],
     };
   });
 }

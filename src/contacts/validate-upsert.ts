@@ -5,6 +5,14 @@ import { DATA_FIELDS, MAX_LENGTH, MULTILINE_FIELDS, REQUIRED_FIELDS, type Reques
 /** The string fields of an upsert as they arrive: absent fields are undefined. */
 export type RawUpsertRequest = { readonly firmId: string } & {
   readonly [K in Exclude<RequestField, "firmId">]?: string | undefined;
+} & {
+  /** validate_only: answer what the call would do, write nothing. */
+  readonly validateOnly?: boolean | undefined;
+  /**
+   * request_id as sent. A single call takes it from its Actor (src/contacts/request-ids.ts); here it matters
+   * only for a batch item, which must not set it.
+   */
+  readonly requestId?: string | undefined;
 };
 
 export type UpsertValidation =

@@ -13,6 +13,7 @@ import {
   toRecordedChange,
 } from "./history-statements.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
+import { requestOutcomes } from "./request-outcomes.js";
 
 // Every stored column, in one fixed order shared by SELECT, INSERT and the tombstones' copy.
 const PROPERTIES = [
@@ -96,6 +97,8 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     findOne(BY_EMAIL, firmId, email, lock);
 
   return {
+    ...requestOutcomes(tx),
+
     async findUpsertCandidates(input: UpsertInput) {
       if (input.trackingId !== undefined) {
         const byTrackingId = await findOne(BY_TRACKING_ID, input.firmId, input.trackingId, true);

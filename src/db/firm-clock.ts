@@ -40,3 +40,15 @@ export function takeTick(firmId: string): [string, unknown[]][] {
 export function readTick(_firmId: string): [string, unknown[]] {
   return [`SELECT CAST(${TICK} AS DATETIME(3)) AS tick`, []];
 }
+
+/**
+ * The statement a dry run ends with: the tick a commit would take now, read without taking it (no lock, no
+ * write), so a preview shows the times its contacts would carry without moving the clock.
+ */
+export function peekTick(firmId: string): [string, unknown[]] {
+  return [
+    "SELECT CAST(GREATEST(UTC_TIMESTAMP(3), COALESCE((SELECT last_time + INTERVAL 1000 MICROSECOND " +
+      "FROM firm_clocks WHERE firm_id = ?), UTC_TIMESTAMP(3))) AS DATETIME(3)) AS tick",
+    [firmId],
+  ];
+}

@@ -2,7 +2,7 @@ import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { OverloadedError } from "../contacts/errors.js";
 import { commitTrips } from "./commit-trips.js";
-import { readTick, takeTick } from "./firm-clock.js";
+import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
 
@@ -15,6 +15,8 @@ type Params = readonly unknown[];
 export interface PipelinedTransaction {
   /** Runs a statement now and returns its rows. */
   query<Row>(sql: string, params: Params): Promise<Row[]>;
+  /** Runs statements now, in one round trip, and returns each one's result (rows, or an OkPacket). */
+  queryAll(statements: readonly [string, Params][]): Promise<unknown[]>;
   /**
    * Queues one statement writing `firmId`'s data, to be sent with COMMIT after the firm's clock ticked (see
    * firm-clock.ts); the statement stamps its rows with `TICK`. Every write of a transaction shares one tick, so a
@@ -36,11 +38,20 @@ export interface PipelinedTransaction {
    * round trips.
    */
   flush(): Promise<void>;
+  /**
+   * Queues a statement on a row this transaction inserted (a request id's outcome, see request-outcomes.ts), sent
+   * with COMMIT after the writes: TICK is then the commit's tick, or NULL when the transaction writes no firm
+   * data, since a record alone never ticks the firm's clock.
+   */
+  record(sql: string, params: Params): void;
 }
 
 /**
  * Runs `work` in a transaction and commits it, or rolls it back if anything throws. The caller's signal is
- * checked before every round trip, so no statement is sent after the caller's deadline. Waits at most
+ * checked before every round trip, so no statement is sent after the caller's deadline. With `dryRun` the
+ * reads run as they would (locking ones included), but the queued claims and writes are never sent and the
+ * transaction ends with ROLLBACK: nothing is written, and the firm's clock is only peeked (the tick returned is
+ * the one a commit would have taken at that moment, see peekTick). Waits at most
  * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
  */
@@ -49,6 +60,7 @@ export async function runPipelined<T>(
   work: (tx: PipelinedTransaction) => Promise<T>,
   signal: AbortSignal | undefined,
   queueTimeoutMs = Number.POSITIVE_INFINITY,
+  dryRun = false,
 ): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
@@ -61,6 +73,7 @@ export async function runPipelined<T>(
   let firm: string | undefined;
   const claims: [string, Params][] = [];
   const deferred: [string, Params][] = [];
+  const records: [string, Params][] = [];
   const ownFirm = (firmId: string) => {
     if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
     firm = firmId;
@@ -81,6 +94,16 @@ export async function runPipelined<T>(
         const [rows] = await send([sql], params);
         return rows as Row[];
       },
+      async queryAll(statements) {
+        if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
+        return send(
+          statements.map(([sql]) => sql),
+          statements.flatMap(([, params]) => params),
+        );
+      },
+      record(sql, params) {
+        records.push([sql, params]);
+      },
       write(firmId, sql, params) {
         ownFirm(firmId);
         deferred.push([sql, params]);
@@ -90,6 +113,7 @@ export async function runPipelined<T>(
         claims.push([sql, params]);
       },
       async flush() {
+        if (dryRun) claims.length = 0; // a dry run sends no claim; dropped so it stays one transaction's memory
         if (claims.length === 0) return;
         const statements = claims.splice(0);
         await send(
@@ -99,12 +123,26 @@ export async function runPipelined<T>(
       },
     });
     if (firm === undefined) {
-      if (begun) await send(["COMMIT"], []);
+      // Records alone: TICK must not hold a tick an earlier transaction left in this pooled session.
+      const recorded: [string, Params][] =
+        dryRun || records.length === 0 ? [] : [[`SET ${TICK} = NULL`, []], ...records];
+      const end = dryRun ? "ROLLBACK" : "COMMIT";
+      if (begun) {
+        await send(
+          [...recorded.map(([sql]) => sql), end],
+          recorded.flatMap(([, params]) => params),
+        );
+      }
       return { value, tick: null };
     }
-    // Lock order, the same in every transaction: contact rows (read phase, then claims), then the firm's clock.
+    if (dryRun) {
+      const [[row]] = (await send([peekTick(firm)[0], "ROLLBACK"], peekTick(firm)[1])) as [{ tick: Date }[]];
+      return { value, tick: checkedTick(row) };
+    }
+    // Lock order, the same in every transaction: a request id row (its first statement), contact rows (read phase,
+    // then claims), then the firm's clock.
     // One round trip, unless the statements would not fit one packet (commit-trips.ts).
-    const trips = commitTrips(claims, takeTick(firm), deferred, readTick(firm));
+    const trips = commitTrips(claims, takeTick(firm), [...deferred, ...records], readTick(firm));
     let results: unknown[] = [];
     for (const [i, statements] of trips.entries()) {
       const last = i === trips.length - 1;
@@ -115,8 +153,7 @@ export async function runPipelined<T>(
     }
     // The last result is COMMIT's; the one before it, the tick's row.
     const [row] = results[results.length - 2] as { tick: Date }[];
-    if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");
-    return { value, tick: row.tick };
+    return { value, tick: checkedTick(row) };
   } catch (error) {
     // A failed statement leaves its transaction open (a deadlock has already rolled it back): end it here.
     if (begun && !runner.isReleased) await runner.query("ROLLBACK").catch(() => undefined);
@@ -124,6 +161,11 @@ export async function runPipelined<T>(
   } finally {
     if (!runner.isReleased) await runner.release();
   }
+}
+
+function checkedTick(row: { tick: unknown } | undefined): Date {
+  if (!(row?.tick instanceof Date)) throw new Error("the firm clock's tick was not read back");
+  return row.tick;
 }
 
 /**

@@ -62,22 +62,40 @@ export function startTombstonePurge(
   options: PurgeOptions,
   logger: Logger,
 ): TombstonePurge {
+  return startPurgeLoop(
+    () => purgeTombstoneBatch(dataSource, options.retentionDays, options.batchSize),
+    options,
+    (purged) => logger.info({ purged, retentionDays: options.retentionDays }, "purged tombstones"),
+    (error) => logger.warn({ err: { message: error.message } }, "tombstone purge failed; retrying later"),
+  );
+}
+
+/**
+ * The loop of a background purge: `purgeBatch` deletes at most batchSize rows and returns how many; a pass
+ * repeats it (pausing between batches) until a batch comes back short, then sleeps intervalMs.
+ */
+export function startPurgeLoop(
+  purgeBatch: () => Promise<number>,
+  options: Omit<PurgeOptions, "retentionDays">,
+  onPurged: (purged: number) => void,
+  onError: (error: Error) => void,
+): TombstonePurge {
   const stopping = new AbortController();
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       try {
         let purged = 0;
         for (;;) {
-          const deleted = await purgeTombstoneBatch(dataSource, options.retentionDays, options.batchSize);
+          const deleted = await purgeBatch();
           purged += deleted;
           if (deleted < options.batchSize || stopping.signal.aborted) break;
           await sleep(options.pauseMs, undefined, { signal: stopping.signal });
         }
-        if (purged > 0) logger.info({ purged, retentionDays: options.retentionDays }, "purged tombstones");
+        if (purged > 0) onPurged(purged);
         await sleep(options.intervalMs, undefined, { signal: stopping.signal });
       } catch (error) {
         if (stopping.signal.aborted) break;
-        logger.warn({ err: { message: (error as Error).message } }, "tombstone purge failed; retrying later");
+        onError(error as Error);
         await sleep(options.intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
       }
     }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
-import type { Committed, ContactStore, Transact } from "../contacts/contact-store.js";
+import type { Committed, ContactStore, Transact, TransactMode } from "../contacts/contact-store.js";
 import { ContentionError, OverloadedError, UnavailableError } from "../contacts/errors.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
@@ -50,12 +50,13 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
   return async <T>(
     work: (store: ContactStore) => Promise<T>,
     signal?: AbortSignal,
+    mode: TransactMode = {},
   ): Promise<Committed<T>> => {
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
         return await untilAborted(
-          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs),
+          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs, mode.dryRun),
           signal,
         );
       } catch (error) {

@@ -1,5 +1,6 @@
 import { MAX_LENGTH } from "../contacts/fields.js";
 import { MAX_BATCH_ITEMS } from "../contacts/plan-batch-upsert.js";
+import { REQUEST_ID_MAX_LENGTH } from "../contacts/request-ids.js";
 
 // UTF-8 needs at most 4 bytes per code point; a field costs at most its JSON name, quotes, colon and comma
 // (JSON) or a tag and a length (protobuf, smaller).
@@ -15,8 +16,12 @@ const ITEM_OVERHEAD = 8;
 export const BATCH_READ_MAX_BYTES =
   MAX_BATCH_ITEMS *
     (ITEM_OVERHEAD +
-      Object.entries(MAX_LENGTH).reduce(
+      Object.entries({ ...MAX_LENGTH, requestId: REQUEST_ID_MAX_LENGTH }).reduce(
         (n, [field, max]) => n + field.length + FIELD_OVERHEAD + max * BYTES_PER_CODE_POINT,
         0,
-      )) +
+      ) +
+      // An item's own validateOnly and requestId are read (and refused) too.
+      "validateOnly".length +
+      FIELD_OVERHEAD +
+      "false".length) +
   64 * 1024;

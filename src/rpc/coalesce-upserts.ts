@@ -11,7 +11,8 @@ import type { Coalescing } from "./firm-limit.js";
  * by contract exactly what UpsertContact answers alone, items sharing a key apply in arrival order, and a failing
  * item does not stop the others, so each call still gets its own answer. Calls of one firm and one principal
  * coalesce (the history records one principal per transaction); a call with a request id keeps its own
- * transaction (its outcome is recorded per call), and so does an invalid one, which fails alone without waiting.
+ * transaction (its outcome is recorded per call), and so do a dry run (validateOnly) and an invalid call, which
+ * fails alone without waiting.
  */
 export function coalesceUpserts(
   batch: UseCase<RawBatchUpsertRequest, readonly BatchItemResult[]>,
@@ -22,7 +23,10 @@ export function coalesceUpserts(
     useCase: "upsertContact",
     maxCalls,
     key(request: RawUpsertRequest, actor: Actor | undefined) {
-      if (actor?.requestId) return undefined;
+      // A request id or a dry run needs its own transaction: a batch item may carry neither.
+      if (actor?.requestId != null || request.requestId !== undefined || request.validateOnly === true) {
+        return undefined;
+      }
       if (validateUpsert(request).kind !== "valid") return undefined;
       return `${request.firmId}\u0000${actor?.principal ?? ""}`;
     },

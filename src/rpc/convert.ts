@@ -33,10 +33,12 @@ import { toStatus } from "./error-mapping.js";
 
 /** The request's strings as the use case takes them; absent optional fields stay undefined. */
 export function upsertRequestFromProto(request: UpsertContactRequest): RawUpsertRequest {
-  const raw: Record<string, string | undefined> = {
+  const raw: Record<string, string | boolean | undefined> = {
     firmId: request.firmId,
     trackingId: request.trackingId,
     email: request.email,
+    validateOnly: request.validateOnly,
+    requestId: request.requestId,
   };
   for (const field of DATA_FIELDS) raw[field] = request[field];
   return raw as RawUpsertRequest;
@@ -133,6 +135,7 @@ export function batchRequestFromProto(request: BatchUpsertContactsRequest): RawB
     firmId: request.firmId,
     items: request.requests.map(upsertRequestFromProto),
     allOrNone: request.allOrNone,
+    validateOnly: request.validateOnly,
   };
 }
 

@@ -102,6 +102,47 @@ describe("the README's API examples", () => {
     ]);
   });
 
+  it("the sync block previews a batch, replays it by request id and reads the history", {
+    timeout: 60_000,
+  }, async () => {
+    const firmId = uniqueFirm("readme-sync");
+    const result = await run(await readmeBlock("sync-curl"), firmId);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const [preview, first, retry, history, ...rest] = answers(result.stdout);
+    expect(rest).toEqual([]);
+    expect(preview).toMatchObject({
+      results: [
+        { response: { result: "UPSERT_RESULT_CREATED" } },
+        {
+          response: {
+            result: "UPSERT_RESULT_UPDATED",
+            matchedBy: "MATCH_KEY_TRACKING_ID",
+            changedFields: "city",
+          },
+        },
+        { error: { code: 6, details: [{ reason: "EMAIL_TAKEN" }] } },
+      ],
+    });
+    // The retry is the first answer again, and the batch wrote once.
+    expect(first).toMatchObject({ results: [{ response: { result: "UPSERT_RESULT_CREATED" } }, {}, {}] });
+    expect(retry).toEqual(first);
+    const rows = await sql<{ n: number }>("SELECT COUNT(*) AS n FROM contacts WHERE firm_id = ?", [firmId]);
+    expect(Number(rows[0]?.n)).toBe(1);
+    const requestId = "nightly-2026-11-29-batch-1";
+    expect(history).toMatchObject({
+      changes: [
+        {
+          kind: "CHANGE_KIND_UPDATED",
+          principal: "anonymous",
+          requestId,
+          fields: [{ field: "city", newValue: "Oslo" }],
+        },
+        { kind: "CHANGE_KIND_CREATED", principal: "anonymous", requestId },
+      ],
+    });
+  });
+
   it("the buf curl block runs every RPC over gRPC", { timeout: 180_000 }, async () => {
     const firmId = uniqueFirm("readme-buf");
     const result = await run(await readmeBlock("api-buf"), firmId);

@@ -50,6 +50,7 @@ describe("loadConfig", () => {
     maxConcurrentStreams: 100,
     idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
+    requestIdTtlHours: 24,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -89,6 +90,7 @@ describe("loadConfig", () => {
         MAX_CONCURRENT_STREAMS: "7",
         IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
+        REQUEST_ID_TTL_HOURS: "48",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -112,6 +114,7 @@ describe("loadConfig", () => {
       maxConcurrentStreams: 7,
       idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
+      requestIdTtlHours: 48,
     });
   });
 
@@ -195,6 +198,8 @@ describe("loadConfig", () => {
     ["IDLE_TIMEOUT_MS", "999", "must be a whole number from 1000 to 3600000"],
     ["TOMBSTONE_RETENTION_DAYS", "0", "must be a whole number from 1 to 36500"],
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
+    ["REQUEST_ID_TTL_HOURS", "0", "must be a whole number from 1 to 8760"],
+    ["REQUEST_ID_TTL_HOURS", "24h", "must be a whole number from 1 to 8760"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],

@@ -155,6 +155,10 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * When true, nothing is written: the call validates, matches and checks conflicts exactly as a real call would,
    * under the same reads, and answers what it would do (result, matched_by, changed_fields, the contact as it
    * would be stored) or the error it would fail with. No history entry; a `request_id` is neither used nor kept.
+   * A previewed create carries a fresh `id` that is not reserved (the real call gets another one); a previewed
+   * create's times and a previewed change's `update_time` are the firm's next commit time as of the preview,
+   * which the preview does not take (a real call made later gets a later one). A preview that changes nothing
+   * shows the stored times.
    *
    * @generated from field: bool validate_only = 17;
    */
@@ -166,7 +170,9 @@ export type UpsertContactRequest = Message<"contacts.v1.UpsertContactRequest"> &
    * (24 by default), and a call with the same id and the same request gets that outcome again without writing
    * (a lost CREATED reply is CREATED on retry). The same id with a different request is INVALID_ARGUMENT naming
    * `requestId`. A duplicate that arrives while the first call is still running waits for it, or fails with
-   * ABORTED; it never writes twice.
+   * ABORTED; it never writes twice. Compared exactly (case and spaces count). Not kept: errors found from the
+   * request alone (INVALID_ARGUMENT before anything is read, which a retry gets again anyway) and transient
+   * failures (ABORTED, UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED), after which a retry runs as a first call.
    *
    * @generated from field: optional string request_id = 18;
    */
@@ -612,7 +618,9 @@ export type BatchUpsertContactsRequest = Message<"contacts.v1.BatchUpsertContact
 
   /**
    * When true, nothing is written: every item is previewed (items sharing a key included, in order) and the
-   * results are what the batch would answer. Items' own `validate_only` and `request_id` must be unset.
+   * results are what the batch would answer, `all_or_none` included. Items' own `validate_only` and `request_id`
+   * must be unset: an item that sets one fails with INVALID_ARGUMENT naming it (`validateOnly`, `requestId`), as
+   * an item with another `firm_id` does.
    *
    * @generated from field: bool validate_only = 4;
    */

@@ -2,6 +2,7 @@ import { CreateContacts } from "./0001-create-contacts.js";
 import { AddEmailKey } from "./0002-add-email-key.js";
 import { ContactApi } from "./0003-contact-api.js";
 import { ContactChanges } from "./0004-contact-changes.js";
+import { RequestIds } from "./0005-request-ids.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi, ContactChanges];
+export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi, ContactChanges, RequestIds];
