@@ -1,13 +1,20 @@
-// The rest of the Contact API from connect-node, as a nightly CRM sync uses it: a batch of upserts with one
-// failing item, GetContact, an incremental sync loop with ListContacts, UpdateContact with an update mask,
-// AssignContact and UnassignContact, DeleteContact, and a second sync pass that sees those changes and the deletion.
+// The rest of the Contact API from connect-node, as a nightly CRM sync uses it: a dry run of a batch of upserts
+// with one failing item, the batch with a request id and its retry, GetContact, an incremental sync loop with
+// ListContacts, UpdateContact with an update mask, AssignContact and UnassignContact, DeleteContact, a second sync
+// pass that sees those changes and the deletion, and one contact's change history.
 // Usage: npm run build && node dist/examples/connect-node/crm-sync.js [http://127.0.0.1:8080]
 // Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
+import { equals, type MessageInitShape } from "@bufbuild/protobuf";
 import { anyUnpack, type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import {
+  type BatchUpsertContactsRequestSchema,
+  type BatchUpsertContactsResponse,
+  BatchUpsertContactsResponseSchema,
+  type ChangeKind,
+  ChangeKindSchema,
   ContactService,
   type UpsertResult,
   UpsertResultSchema,
@@ -24,36 +31,40 @@ const callOptions = { timeoutMs: 10_000, headers: token ? { authorization: `Bear
 // 1 so that this small book takes several pages; a real sync asks for 1000, the most a page holds.
 const PAGE_SIZE = 1;
 
-// BatchUpsertContacts: one result per item, in order. A failing item does not stop the others (without
-// allOrNone); its outcome is the google.rpc.Status UpsertContact would have failed with, details included.
-const batch = await client.batchUpsertContacts(
-  {
-    firmId,
-    requests: [
-      { trackingId: "CRM-1", email: "ann@example.com", firstName: "Ann", lastName: "Lee" },
-      { trackingId: "CRM-2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" },
-      { trackingId: "CRM-3", email: "cy@example.com", firstName: "Cy", lastName: "Day" },
-      { trackingId: "CRM-4", email: "not-an-email", firstName: "Dee", lastName: "Fox" },
-    ],
-  },
-  callOptions,
-);
-const ids: string[] = [];
-for (const [index, { outcome }] of batch.results.entries()) {
-  if (outcome.case === "response") {
-    const id = outcome.value.contact?.id ?? "";
-    ids.push(id);
-    console.log(`batch ${index} ${resultName(outcome.value.result)} ${id}`);
-  } else if (outcome.case === "error") {
-    // Each detail is an Any; anyUnpack decodes it when its type is the one asked for.
-    for (const any of outcome.value.details) {
-      const badRequest = anyUnpack(any, BadRequestSchema);
-      for (const { field, description } of badRequest?.fieldViolations ?? []) {
-        console.log(`batch ${index} ${codeName(outcome.value.code)} ${field}: ${description}`);
-      }
-    }
-  }
+type BatchUpsertContactsRequestInit = MessageInitShape<typeof BatchUpsertContactsRequestSchema>;
+
+// The batch a nightly job sends: one result per item, in order. A failing item does not stop the others
+// (without allOrNone); its outcome is the google.rpc.Status UpsertContact would have failed with.
+const batchRequest: BatchUpsertContactsRequestInit = {
+  firmId,
+  requests: [
+    { trackingId: "CRM-1", email: "ann@example.com", firstName: "Ann", lastName: "Lee" },
+    { trackingId: "CRM-2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" },
+    { trackingId: "CRM-3", email: "cy@example.com", firstName: "Cy", lastName: "Day" },
+    { trackingId: "CRM-4", email: "not-an-email", firstName: "Dee", lastName: "Fox" },
+  ],
+};
+
+// A dry run first: validateOnly answers item by item what the batch would do and writes nothing. A previewed
+// create shows an id that is not reserved; the real batch gets other ids.
+const dryRun = await client.batchUpsertContacts({ ...batchRequest, validateOnly: true }, callOptions);
+printResults("dry run", dryRun);
+
+// The real batch, with a request id made of the run and the batch's number (a real job uses its run's date, so
+// a restarted run resends the same ids). Sent again with the same id, as a client does after a timeout: if the
+// first attempt committed, the stored first answer comes back (same ids, same times) and nothing is written again.
+const requestId = `nightly-${new Date().toISOString()}-batch-1`;
+const batch = await client.batchUpsertContacts({ ...batchRequest, requestId }, callOptions);
+printResults("batch", batch);
+const retry = await client.batchUpsertContacts({ ...batchRequest, requestId }, callOptions);
+printResults("retry", retry);
+if (!equals(BatchUpsertContactsResponseSchema, retry, batch)) {
+  throw new Error("the retry's answer differs from the first");
 }
+console.log("retry: the same answer as the first, nothing written twice");
+const ids = batch.results.flatMap(({ outcome }) =>
+  outcome.case === "response" ? [outcome.value.contact?.id ?? ""] : [],
+);
 const [annId = "", bobId = ""] = ids;
 
 // GetContact: one contact by id (NOT_FOUND once it is deleted).
@@ -127,6 +138,34 @@ for (const contact of next.contacts) {
 }
 console.log(`next pass: ${next.contacts.length} contacts, ${next.pages} pages`);
 
+// ListContactChanges: who changed Ann, in which call, and what, newest first. Her history fits one page (100 by
+// default); a longer one pages with nextPageToken, as ListContacts does.
+const { changes } = await client.listContactChanges({ firmId, contactId: annId }, callOptions);
+for (const { kind, principal, requestId: callId, fields } of changes) {
+  // An absent old or new value means none: a field set on create, an id added or removed.
+  const values = fields.map((f) => `${f.field}: ${f.oldValue ?? "(none)"} -> ${f.newValue ?? "(none)"}`);
+  console.log(`history ${kindName(kind)} by ${principal} request=${callId ?? "(none)"} ${values.join(", ")}`);
+}
+
+/** Prints each item of a BatchUpsertContacts answer: result, id and changed fields, or code and BadRequest. */
+function printResults(label: string, { results }: BatchUpsertContactsResponse): void {
+  for (const [index, { outcome }] of results.entries()) {
+    if (outcome.case === "response") {
+      const { result, contact, changedFields } = outcome.value;
+      const paths = changedFields?.paths.join(",") ?? "";
+      console.log(`${label} ${index} ${resultName(result)} ${contact?.id} ${paths}`);
+    } else if (outcome.case === "error") {
+      // Each detail is an Any; anyUnpack decodes it when its type is the one asked for.
+      for (const any of outcome.value.details) {
+        const badRequest = anyUnpack(any, BadRequestSchema);
+        for (const { field, description } of badRequest?.fieldViolations ?? []) {
+          console.log(`${label} ${index} ${codeName(outcome.value.code)} ${field}: ${description}`);
+        }
+      }
+    }
+  }
+}
+
 /** A contact's assignments, e.g. "clients=C-1,C-2 entities=E-1" ("-" for none). */
 function assignments(contact: Contact | undefined): string {
   const clients = contact?.clientIds.join(",") || "-";
@@ -137,6 +176,11 @@ function assignments(contact: Contact | undefined): string {
 /** The enum value's proto name, "UPSERT_RESULT_CREATED" (the TypeScript enum says UpsertResult.CREATED). */
 function resultName(result: UpsertResult): string {
   return UpsertResultSchema.value[result]?.name ?? String(result);
+}
+
+/** The enum value's proto name, "CHANGE_KIND_CREATED". */
+function kindName(kind: ChangeKind): string {
+  return ChangeKindSchema.value[kind]?.name ?? String(kind);
 }
 
 /** gRPC's name for a code: Code.InvalidArgument (3, as a google.rpc.Status carries it) is "INVALID_ARGUMENT". */

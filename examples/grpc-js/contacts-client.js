@@ -1,5 +1,6 @@
 // A grpc-js client for contacts.v1 built with @grpc/proto-loader from the repository's .proto files, and a
 // decoder for the google.rpc error details the service sends. Plain JavaScript: runs with `node`, no build step.
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -27,8 +28,11 @@ export const LOADER_OPTIONS = {
 // (google.rpc.Status), from the google-proto-files package: getProtoPath("..") is the folder that holds google/.
 const INCLUDE_DIRS = [fileURLToPath(new URL("../../proto", import.meta.url)), getProtoPath("..")];
 
-/** A ContactService client for `url` (http://host:port, or https:// for TLS). */
-export function contactServiceClient(url) {
+/**
+ * A ContactService client for `url` (http://host:port, or https:// for TLS), with grpc-js channel options such as
+ * `{ "grpc.service_config": JSON.stringify(retryServiceConfig()) }`.
+ */
+export function contactServiceClient(url, channelOptions = {}) {
   const definition = protoLoader.loadSync(["contacts/v1/contact_service.proto"], {
     ...LOADER_OPTIONS,
     includeDirs: INCLUDE_DIRS,
@@ -37,7 +41,20 @@ export function contactServiceClient(url) {
   const { protocol, host } = new URL(url);
   const credentials =
     protocol === "https:" ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-  return new contacts.v1.ContactService(host, credentials);
+  return new contacts.v1.ContactService(host, credentials, channelOptions);
+}
+
+/**
+ * The retry service config of the README's "Retrying from grpc-js" section, read from its marked block (as
+ * test/integration/retry-policy.test.ts does), so the examples run the config that test proves. Your own client
+ * would keep a copy of the block in its configuration instead.
+ */
+export function retryServiceConfig() {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const marked = /<!-- grpc-js-retry:start -->\n```json\n([\s\S]*?)```\n<!-- grpc-js-retry:end -->/;
+  const block = marked.exec(readme)?.[1];
+  if (!block) throw new Error("README.md has no grpc-js-retry block");
+  return JSON.parse(block);
 }
 
 /** Calls one unary method as a promise, with a deadline and an optional bearer token. */

@@ -1,47 +1,56 @@
-// The rest of the Contact API from grpc-js, as a nightly CRM sync uses it: a batch of upserts with one failing
-// item, GetContact, an incremental sync loop with ListContacts, UpdateContact with an update mask, AssignContact
-// and UnassignContact, DeleteContact, and a second sync pass that sees those changes and the deletion.
+// The rest of the Contact API from grpc-js, as a nightly CRM sync uses it: a dry run of a batch of upserts with
+// one failing item, the batch with a request id and its retry, GetContact, an incremental sync loop with
+// ListContacts, UpdateContact with an update mask, AssignContact and UnassignContact, DeleteContact, a second sync
+// pass that sees those changes and the deletion, and one contact's change history.
 // Usage: node examples/grpc-js/crm-sync.js [http://127.0.0.1:8080]
 // Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
-import { call, codeName, contactServiceClient, statusDetails, toDate } from "./contacts-client.js";
+import { isDeepStrictEqual } from "node:util";
+import {
+  call,
+  codeName,
+  contactServiceClient,
+  retryServiceConfig,
+  statusDetails,
+  toDate,
+} from "./contacts-client.js";
 
 const url = process.argv[2] ?? process.env.CONTACTS_URL ?? "http://127.0.0.1:8080";
 const firmId = process.env.FIRM_ID ?? "acme";
 const options = { token: process.env.CONTACTS_TOKEN };
-const client = contactServiceClient(url);
+// Every ContactService RPC is idempotent, so the channel retries UNAVAILABLE, ABORTED and RESOURCE_EXHAUSTED
+// with the README's service config; the request id below covers what it cannot: a reply lost after a commit.
+const client = contactServiceClient(url, { "grpc.service_config": JSON.stringify(retryServiceConfig()) });
 // 1 so that this small book takes several pages; a real sync asks for 1000, the most a page holds.
 const PAGE_SIZE = 1;
 
-// BatchUpsertContacts: one result per item, in order. A failing item does not stop the others (without
-// allOrNone); its `error` is the google.rpc.Status UpsertContact would have failed with, details included.
-const batch = await call(
-  client,
-  "batchUpsertContacts",
-  {
-    firmId,
-    requests: [
-      { trackingId: "CRM-1", email: "ann@example.com", firstName: "Ann", lastName: "Lee" },
-      { trackingId: "CRM-2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" },
-      { trackingId: "CRM-3", email: "cy@example.com", firstName: "Cy", lastName: "Day" },
-      { trackingId: "CRM-4", email: "not-an-email", firstName: "Dee", lastName: "Fox" },
-    ],
-  },
-  options,
-);
-const ids = [];
-for (const [index, { response, error }] of batch.results.entries()) {
-  if (response) {
-    ids.push(response.contact.id);
-    console.log(`batch ${index} ${response.result} ${response.contact.id}`);
-    continue;
-  }
-  for (const detail of statusDetails(error)) {
-    if (detail.type !== "google.rpc.BadRequest") continue;
-    for (const { field, description } of detail.fieldViolations) {
-      console.log(`batch ${index} ${codeName(error)} ${field}: ${description}`);
-    }
-  }
-}
+// The batch a nightly job sends: one result per item, in order. A failing item does not stop the others
+// (without allOrNone); its `error` is the google.rpc.Status UpsertContact would have failed with.
+const batchRequest = {
+  firmId,
+  requests: [
+    { trackingId: "CRM-1", email: "ann@example.com", firstName: "Ann", lastName: "Lee" },
+    { trackingId: "CRM-2", email: "bob@example.com", firstName: "Bob", lastName: "Ray" },
+    { trackingId: "CRM-3", email: "cy@example.com", firstName: "Cy", lastName: "Day" },
+    { trackingId: "CRM-4", email: "not-an-email", firstName: "Dee", lastName: "Fox" },
+  ],
+};
+
+// A dry run first: validateOnly answers item by item what the batch would do and writes nothing. A previewed
+// create shows an id that is not reserved; the real batch gets other ids.
+const dryRun = await call(client, "batchUpsertContacts", { ...batchRequest, validateOnly: true }, options);
+printResults("dry run", dryRun);
+
+// The real batch, with a request id made of the run and the batch's number (a real job uses its run's date, so
+// a restarted run resends the same ids). Sent again with the same id, as a client does after a timeout: if the
+// first attempt committed, the stored first answer comes back (same ids, same times) and nothing is written again.
+const requestId = `nightly-${new Date().toISOString()}-batch-1`;
+const batch = await call(client, "batchUpsertContacts", { ...batchRequest, requestId }, options);
+printResults("batch", batch);
+const retry = await call(client, "batchUpsertContacts", { ...batchRequest, requestId }, options);
+printResults("retry", retry);
+if (!isDeepStrictEqual(retry, batch)) throw new Error("the retry's answer differs from the first");
+console.log("retry: the same answer as the first, nothing written twice");
+const ids = batch.results.flatMap(({ response }) => (response ? [response.contact.id] : []));
 const [annId, bobId] = ids;
 
 // GetContact: one contact by id (NOT_FOUND once it is deleted).
@@ -122,7 +131,33 @@ for (const contact of next.contacts) {
 }
 console.log(`next pass: ${next.contacts.length} contacts, ${next.pages} pages`);
 
+// ListContactChanges: who changed Ann, in which call, and what, newest first. Her history fits one page (100 by
+// default); a longer one pages with nextPageToken, as ListContacts does.
+const { changes } = await call(client, "listContactChanges", { firmId, contactId: annId }, options);
+for (const { kind, principal, requestId: callId, fields } of changes) {
+  // An absent old or new value means none: a field set on create, an id added or removed.
+  const values = fields.map((f) => `${f.field}: ${f.oldValue ?? "(none)"} -> ${f.newValue ?? "(none)"}`);
+  console.log(`history ${kind} by ${principal} request=${callId ?? "(none)"} ${values.join(", ")}`);
+}
+
 client.close();
+
+/** Prints each item of a BatchUpsertContacts answer: result, id and changed fields, or code and BadRequest. */
+function printResults(label, { results }) {
+  for (const [index, { response, error }] of results.entries()) {
+    if (response) {
+      const { result, contact, changedFields } = response;
+      console.log(`${label} ${index} ${result} ${contact.id} ${changedFields.paths.join(",")}`);
+      continue;
+    }
+    for (const detail of statusDetails(error)) {
+      if (detail.type !== "google.rpc.BadRequest") continue;
+      for (const { field, description } of detail.fieldViolations) {
+        console.log(`${label} ${index} ${codeName(error)} ${field}: ${description}`);
+      }
+    }
+  }
+}
 
 /** A contact's assignments, e.g. "clients=C-1,C-2 entities=E-1" ("-" for none). */
 function assignments({ clientIds, investmentEntityIds }) {

@@ -154,30 +154,92 @@ async function expectSynced(firmId: string, annId: string, bobId: string, cyId: 
   expect(tombstones).toEqual([{ id: bobId, email: "bob@example.com" }]);
 }
 
-// The Node CRM sync examples print the same lines: batch, get, a first sync pass, update, assign, unassign,
-// delete and a second pass that sees the changed and the deleted contact.
+/** What a CRM sync example printed: the dry run's previewed ids, the batch's request id, the contacts' ids. */
+interface Replay {
+  readonly dryRunIds: readonly string[];
+  readonly requestId: string;
+  readonly ann: string;
+  readonly bob: string;
+  readonly cy: string;
+}
+
+/**
+ * What the dry run, the request id and its retry leave behind, read with SQL: the dry run's previewed ids stored
+ * nowhere; one stored outcome, under the batch's request id (a dry run uses none); and each contact's history
+ * written once: one creation per contact, by the batch's call, then Ann's update, assignment and unassignment
+ * and Bob's deletion. A retry that wrote again would add changes (or a second outcome).
+ */
+async function expectReplayedOnce(
+  firmId: string,
+  { dryRunIds, requestId, ann, bob, cy }: Replay,
+): Promise<void> {
+  expect(dryRunIds).toHaveLength(3);
+  expect(dryRunIds.filter((id) => [ann, bob, cy].includes(id))).toEqual([]);
+  for (const table of ["contacts", "contact_tombstones", "contact_changes"]) {
+    const column = table === "contact_changes" ? "contact_id" : "id";
+    const rows = await sql(`SELECT ${column} FROM ${table} WHERE ${column} IN (?)`, [dryRunIds]);
+    expect(rows, table).toEqual([]);
+  }
+  const outcomes = await sql(
+    "SELECT CONVERT(request_id USING utf8mb4) AS request_id FROM request_outcomes WHERE firm_id = ?",
+    [firmId],
+  );
+  expect(outcomes).toEqual([{ request_id: requestId }]);
+  const changes = await sql<{ contact_id: string; kind: string; request_id: string | null }>(
+    "SELECT contact_id, kind, request_id FROM contact_changes WHERE firm_id = ? ORDER BY change_time, seq",
+    [firmId],
+  );
+  const history = (id: string) =>
+    changes.filter((row) => row.contact_id === id).map(({ kind, request_id }) => [kind, request_id]);
+  expect(history(ann)).toEqual([
+    ["created", requestId],
+    ["updated", null],
+    ["assigned", null],
+    ["unassigned", null],
+  ]);
+  expect(history(bob)).toEqual([
+    ["created", requestId],
+    ["deleted", null],
+  ]);
+  expect(history(cy)).toEqual([["created", requestId]]);
+  expect(changes).toHaveLength(7);
+}
+
+// The Node CRM sync examples print the same lines: a dry run, the batch and its retry, get, a first sync pass,
+// update, assign, unassign, delete, a second pass that sees the changed and the deleted contact, Ann's history.
 const NODE_SYNC_EXAMPLES = [
   { name: "grpc-js with @grpc/proto-loader", script: "examples/grpc-js/crm-sync.js" },
   { name: "connect-node with the generated code", script: "dist/examples/connect-node/crm-sync.js" },
 ];
 
 describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => {
-  it("batches, gets, syncs, updates, assigns and deletes", { timeout: RUN_TIMEOUT_MS }, async () => {
+  it("dry-runs, batches and retries, gets, syncs, updates, assigns, deletes and reads a history", {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
     if (!existsSync(path.join(REPO_ROOT, script))) throw new Error(`${script} is missing: run npm run build`);
     const firmId = uniqueFirm("example-sync");
     const { code, stdout, stderr } = await run(process.execPath, [script], firmId);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(16);
-    const ann = /^batch 0 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[0] ?? "")?.[1] ?? "";
-    const bob = /^batch 1 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[1] ?? "")?.[1] ?? "";
-    const cy = /^batch 2 UPSERT_RESULT_CREATED (\S+)$/.exec(lines[2] ?? "")?.[1] ?? "";
+    expect(lines).toHaveLength(29);
+    const created = (label: string, index: number) =>
+      new RegExp(`^${label} ${index} UPSERT_RESULT_CREATED (\\S+) tracking_id,email,first_name,last_name$`);
+    // The dry run: what the batch would do, with ids that are not reserved (the SQL below finds none stored).
+    const dryRunIds = [0, 1, 2].map((index) => created("dry run", index).exec(lines[index] ?? "")?.[1] ?? "");
+    expect(new Set([...dryRunIds, ""]).size).toBe(4);
+    expect(lines[3]).toMatch(/^dry run 3 INVALID_ARGUMENT email: \S/);
+    const [ann = "", bob = "", cy = ""] = [0, 1, 2].map(
+      (index) => created("batch", index).exec(lines[4 + index] ?? "")?.[1] ?? "",
+    );
     expect(new Set([ann, bob, cy, ""]).size).toBe(4);
-    expect(lines[3]).toMatch(/^batch 3 INVALID_ARGUMENT email: \S/);
-    expect(lines[4]).toBe(`get ${ann} CRM-1 ann@example.com Ann Lee`);
+    expect(lines[7]).toMatch(/^batch 3 INVALID_ARGUMENT email: \S/);
+    // The retry with the same request id answers exactly what the first call did: still CREATED, same ids.
+    expect(lines.slice(8, 12)).toEqual(lines.slice(4, 8).map((line) => line.replace(/^batch/, "retry")));
+    expect(lines[12]).toBe("retry: the same answer as the first, nothing written twice");
+    expect(lines[13]).toBe(`get ${ann} CRM-1 ann@example.com Ann Lee`);
     // One batch is one tick of the firm clock, so its two contacts share an update time and come in id order.
-    expect(lines.slice(5, 8).sort()).toEqual(
+    expect(lines.slice(14, 17).sort()).toEqual(
       [
         `first pass: ${ann} ann@example.com`,
         `first pass: ${bob} bob@example.com`,
@@ -185,7 +247,7 @@ describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => 
       ].sort(),
     );
     // The next pass has only what changed after the first: not Cy.
-    expect(lines.slice(8)).toEqual([
+    expect(lines.slice(17, 25)).toEqual([
       "first pass: 3 contacts, 3 pages",
       `update ${ann} email=ann.lee@example.com`,
       "assign clients=C-1,C-2 entities=E-1",
@@ -195,19 +257,35 @@ describe.each(NODE_SYNC_EXAMPLES)("the $name CRM sync example", ({ script }) => 
       `next pass: deleted ${bob}`,
       "next pass: 2 contacts, 2 pages",
     ]);
+    // Ann's history, newest first, by the API key the example sent; only the batch's call had a request id.
+    const requestId = /^history CHANGE_KIND_CREATED by examples request=(nightly-\S+-batch-1) /.exec(
+      lines[28] ?? "",
+    )?.[1];
+    expect(lines.slice(25)).toEqual([
+      "history CHANGE_KIND_UNASSIGNED by examples request=(none) client_ids: C-2 -> (none), investment_entity_ids: E-1 -> (none)",
+      "history CHANGE_KIND_ASSIGNED by examples request=(none) client_ids: (none) -> C-1, client_ids: (none) -> C-2, investment_entity_ids: (none) -> E-1",
+      "history CHANGE_KIND_UPDATED by examples request=(none) email: ann@example.com -> ann.lee@example.com",
+      `history CHANGE_KIND_CREATED by examples request=${requestId} tracking_id: (none) -> CRM-1, email: (none) -> ann@example.com, first_name: (none) -> Ann, last_name: (none) -> Lee`,
+    ]);
     await expectSynced(firmId, ann, bob, cy);
+    await expectReplayedOnce(firmId, { dryRunIds, requestId: requestId ?? "", ann, bob, cy });
   });
 });
 
 describe("the buf curl and curl CRM sync example", () => {
-  it("batches, gets, syncs, updates, assigns and deletes", { timeout: RUN_TIMEOUT_MS }, async () => {
+  it("dry-runs, batches and retries, gets, syncs, updates, assigns, deletes and reads a history", {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
     const firmId = uniqueFirm("example-sh-sync");
     const { code, stdout, stderr } = await run("bash", ["examples/shell/crm-sync.sh"], firmId);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const headings = stdout.match(/^# .*$/gm) ?? [];
     expect(headings.map((heading) => heading.replace(/ \(.*\)$/, ""))).toEqual([
-      "# batch: four upserts, the fourth with a bad email",
+      "# dry run: the batch with validateOnly, nothing written",
+      "# batch: four upserts, the fourth with a bad email, with a request id",
+      "# retry: the same batch and request id, as after a timeout",
+      "# the retry's answer equals the first: nothing written twice",
       "# get",
       "# list, first pass",
       "# list, first pass",
@@ -218,11 +296,39 @@ describe("the buf curl and curl CRM sync example", () => {
       "# delete: an empty answer",
       "# list, next pass",
       "# list, next pass",
+      "# history of one contact",
     ]);
-    const [batch, get, first1, first2, first3, update, assign, unassign, deleted, next1, next2] = stdout
+    // Each heading is followed by what the tool printed (JSON), except the comparison's, which is the line itself.
+    const [
+      dryRun,
+      batch,
+      retry,
+      equal,
+      get,
+      first1,
+      first2,
+      first3,
+      update,
+      assign,
+      unassign,
+      deleted,
+      ...rest
+    ] = stdout
       .split(/^# .*$/m)
       .slice(1)
-      .map((text) => JSON.parse(text));
+      .map((text) => (text.trim() === "" ? undefined : JSON.parse(text)));
+    const [next1, next2, history] = rest;
+    expect(equal).toBeUndefined();
+    // The dry run answers what the batch does below, with ids that are not reserved (the SQL below finds none).
+    expect(dryRun.results).toHaveLength(4);
+    for (const result of dryRun.results.slice(0, 3)) {
+      expect(result).toMatchObject({
+        response: { result: "UPSERT_RESULT_CREATED", changedFields: "trackingId,email,firstName,lastName" },
+      });
+    }
+    expect(dryRun.results[3]).toEqual(batch.results[3]);
+    // The retry with the same request id answers exactly what the first call did: same ids, same times.
+    expect(retry).toEqual(batch);
     expect(batch.results).toHaveLength(4);
     for (const result of batch.results.slice(0, 3)) {
       expect(result).toMatchObject({ response: { result: "UPSERT_RESULT_CREATED" } });
@@ -264,7 +370,55 @@ describe("the buf curl and curl CRM sync example", () => {
     expect(next1.contacts[0]).not.toHaveProperty("deleteTime");
     expect(next2).not.toHaveProperty("nextPageToken");
     expect(next2.contacts).toEqual([expect.objectContaining({ id: bob, deleteTime: expect.any(String) })]);
+    // Ann's history, newest first, by the API key the example sent; only the batch's call had a request id.
+    const requestId = history.changes[3]?.requestId as string;
+    expect(requestId).toMatch(/^nightly-\S+-batch-1$/);
+    expect(history).toEqual({
+      changes: [
+        {
+          changeTime: unassign.contact.updateTime,
+          principal: "examples",
+          kind: "CHANGE_KIND_UNASSIGNED",
+          fields: [
+            { field: "client_ids", oldValue: "C-2" },
+            { field: "investment_entity_ids", oldValue: "E-1" },
+          ],
+        },
+        {
+          changeTime: assign.contact.updateTime,
+          principal: "examples",
+          kind: "CHANGE_KIND_ASSIGNED",
+          fields: [
+            { field: "client_ids", newValue: "C-1" },
+            { field: "client_ids", newValue: "C-2" },
+            { field: "investment_entity_ids", newValue: "E-1" },
+          ],
+        },
+        {
+          changeTime: update.contact.updateTime,
+          principal: "examples",
+          kind: "CHANGE_KIND_UPDATED",
+          fields: [{ field: "email", oldValue: "ann@example.com", newValue: "ann.lee@example.com" }],
+        },
+        {
+          changeTime: batch.results[0].response.contact.createTime,
+          principal: "examples",
+          requestId,
+          kind: "CHANGE_KIND_CREATED",
+          fields: [
+            { field: "tracking_id", newValue: "CRM-1" },
+            { field: "email", newValue: "ann@example.com" },
+            { field: "first_name", newValue: "Ann" },
+            { field: "last_name", newValue: "Lee" },
+          ],
+        },
+      ],
+    });
     await expectSynced(firmId, ann, bob, cy);
+    const dryRunIds = dryRun.results.slice(0, 3).map((result: { response: { contact: { id: string } } }) => {
+      return result.response.contact.id;
+    });
+    await expectReplayedOnce(firmId, { dryRunIds, requestId, ann, bob, cy });
   });
 });
 
