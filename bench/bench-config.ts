@@ -24,8 +24,13 @@ export interface BenchConfig {
   /** Batches of batchSize items kept in flight by the BatchUpsertContacts rows (gRPC), one row per value. */
   readonly batchConcurrency: readonly number[];
   readonly batchSize: number;
-  /** "all" runs every row; "batch" only the batch comparison: single gRPC upserts, batches and their floor. */
-  readonly only: "all" | "batch";
+  /**
+   * "all" runs every row; "batch" only the batch comparison: single gRPC upserts, batches and their floor;
+   * "single" every row but the batch ones.
+   */
+  readonly only: "all" | "batch" | "single";
+  /** Let the database's background threads go quiet before and after each row (db CPU per call, see README). */
+  readonly settle: boolean;
   /** Path of the results without extension; .json and .svg are written. */
   readonly resultsBase: string;
 }
@@ -73,8 +78,13 @@ export function loadBenchConfig(env: Env): BenchConfig {
     ),
     batchSize: read("BENCH_BATCH_SIZE", 1000, number(1, 1000, true)),
     only: read("BENCH_ONLY", "all" as const, (raw) => {
-      if (raw !== "all" && raw !== "batch") throw new Error("must be all or batch");
+      if (raw !== "all" && raw !== "batch" && raw !== "single")
+        throw new Error("must be all, batch or single");
       return raw;
+    }),
+    settle: read("BENCH_SETTLE", true, (raw) => {
+      if (raw !== "0" && raw !== "1") throw new Error("must be 0 or 1");
+      return raw === "1";
     }),
     resultsBase: read("BENCH_RESULTS", "bench/results/latest", (raw) => raw.replace(/\.(json|svg)$/, "")),
   };

@@ -4,7 +4,14 @@ import type { BenchReport, BenchRow } from "./report.js";
 // The results as one SVG, no dependencies: a column per RPC path; rows for calls/s, p99 latency and CPU per
 // call, each with the service and both references, so the gap can be seen rather than read.
 
-const COLORS = { service: "#2563eb", floor: "#6b7280", db: "#ea580c", node: "#93c5fd", mariadb: "#fdba74" };
+const COLORS = {
+  series: "#16a34a",
+  service: "#2563eb",
+  floor: "#6b7280",
+  db: "#ea580c",
+  node: "#93c5fd",
+  mariadb: "#fdba74",
+};
 const PANEL = { width: 430, height: 210, left: 62, right: 18, top: 34, bottom: 38 };
 const FONT = 'font-family="system-ui, sans-serif"';
 
@@ -172,7 +179,7 @@ export function renderChart(report: BenchReport): string {
     return [Math.min(1, ...values), Math.max(1e-3, ...values)];
   };
   const width = PANEL.width * Math.max(1, paths.length) + 20;
-  const height = 3 * PANEL.height + 110;
+  const height = 3 * PANEL.height + 122;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<title>UpsertContact benchmark, ${esc(report.startedAt)}: calls per second, p99 latency and CPU per call of the service, the framework floor and the database limit</title>`,
@@ -194,18 +201,19 @@ export function renderChart(report: BenchReport): string {
     ["service", COLORS.service],
     ["framework floor (echo use case)", COLORS.floor, "5 3"],
     ["database limit (mysql2, no RPC)", COLORS.db, "2 3"],
+    ["S* = 1/(1/floor + 1/db)", COLORS.series, "1 2"],
   ];
   legend.forEach(([label, color, dash], i) => {
-    const lx = 14 + i * 215;
+    const lx = [14, 120, 350, 580][i] ?? 14;
     out.push(
       `<line x1="${lx}" x2="${lx + 24}" y1="58" y2="58" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
     );
     out.push(text(lx + 30, 62, label));
   });
-  out.push(`<rect x="${14 + 650}" y="52" width="12" height="12" fill="${COLORS.node}"/>`);
-  out.push(text(14 + 667, 62, "Node CPU"));
-  out.push(`<rect x="${14 + 728}" y="52" width="12" height="12" fill="${COLORS.mariadb}"/>`);
-  out.push(text(14 + 745, 62, "mariadbd CPU"));
+  out.push(`<rect x="${14}" y="70" width="12" height="12" fill="${COLORS.node}"/>`);
+  out.push(text(14 + 17, 80, "Node CPU"));
+  out.push(`<rect x="${14 + 90}" y="70" width="12" height="12" fill="${COLORS.mariadb}"/>`);
+  out.push(text(14 + 107, 80, "mariadbd CPU"));
 
   paths.forEach((path, col) => {
     const x0 = 10 + col * PANEL.width;
@@ -217,8 +225,8 @@ export function renderChart(report: BenchReport): string {
         values: xs.map((c) => pick("service", path, c)).map((r) => (r ? metric(r) : null)),
         ...(notes && {
           notes: xs.map((c) => {
-            const ratio = pick("service", path, c)?.ratios.throughputVsDb;
-            return ratio === null || ratio === undefined ? null : `${Math.round(ratio * 100)}% of db`;
+            const ratio = pick("service", path, c)?.ratios.throughputVsSeries;
+            return ratio === null || ratio === undefined ? null : `${ratio.toFixed(2)} of S*`;
           }),
         }),
       },
@@ -234,11 +242,21 @@ export function renderChart(report: BenchReport): string {
         dash: "2 3",
         values: xs.map((c) => pick("db", path, c)).map((r) => (r ? metric(r) : null)),
       },
+      ...(notes
+        ? [
+            {
+              label: "S*",
+              color: COLORS.series,
+              dash: "1 2",
+              values: xs.map((c) => pick("service", path, c)?.ratios.seriesLimit ?? null),
+            },
+          ]
+        : []),
     ];
     out.push(
       linePanel(
         x0,
-        80,
+        92,
         `${name}: calls/s`,
         xs,
         series((r) => r.callsPerSecond, true),
@@ -249,7 +267,7 @@ export function renderChart(report: BenchReport): string {
     out.push(
       linePanel(
         x0,
-        80 + PANEL.height,
+        92 + PANEL.height,
         "p99 latency, ms (log scale)",
         xs,
         series((r) => r.load.latencyMs.p99),
@@ -265,7 +283,7 @@ export function renderChart(report: BenchReport): string {
     out.push(
       cpuPanel(
         x0,
-        80 + 2 * PANEL.height,
+        92 + 2 * PANEL.height,
         "CPU per call, µs (db: driver + mariadbd)",
         xs,
         bars,

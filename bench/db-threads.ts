@@ -94,3 +94,40 @@ export function shareDbCpu(
   }
   return { ...share, processMs: after.processMs - before.processMs };
 }
+
+/** What settling the database took: how long, and whether its background threads went quiet in time. */
+export interface Settled {
+  readonly waitedMs: number;
+  readonly quiet: boolean;
+}
+
+/**
+ * Waits until mariadbd's background threads (InnoDB purge, page cleaner, log writer) are quiet: less than
+ * `quietMs` of CPU in each of two polls `pollMs` apart, or `maxMs` at most. Polls PROCESSLIST too, so a thread
+ * that starts serving a connection meanwhile is not taken for background work.
+ */
+export async function settleDb(
+  dbPid: number,
+  threads: ReturnType<typeof threadClassifier>,
+  { pollMs = 500, quietMs = 10, maxMs = 30_000 } = {},
+): Promise<Settled> {
+  const started = performance.now();
+  const background = async () => {
+    await threads.observe();
+    const cpu = await readDbCpu(dbPid);
+    let ms = 0;
+    for (const [tid, t] of cpu.threadMs) if (threads.classify(tid) === "background") ms += t;
+    return { cpu, ms };
+  };
+  let last = await background();
+  let quietPolls = 0;
+  while (performance.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    const now = await background();
+    // A thread that ended counts as no work; one that started counts from zero.
+    quietPolls = now.ms - last.ms < quietMs ? quietPolls + 1 : 0;
+    last = now;
+    if (quietPolls >= 2) return { waitedMs: performance.now() - started, quiet: true };
+  }
+  return { waitedMs: performance.now() - started, quiet: false };
+}

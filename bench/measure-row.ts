@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
+import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Connection } from "mysql2/promise";
 import {
@@ -7,16 +8,20 @@ import {
   type DbCpuShare,
   processCpuMs,
   readDbCpu,
+  type Settled,
+  settleDb,
   shareDbCpu,
   threadClassifier,
 } from "./db-threads.js";
 import type { FromLoad, LoadResult, LoadSpec, Target } from "./messages.js";
 import {
+  countersBetween,
   globalStatus,
   peakRssMiB,
   questionsBetween,
   resetPeakRss,
   rssMiB,
+  type StatusCounter,
   type StatusCounters,
 } from "./probes.js";
 import {
@@ -48,6 +53,18 @@ export interface Measurement {
   readonly dbCpuUsPerCall: number | null;
   /** The database CPU of the window by owner, ms; processMs is the whole mariadbd process. */
   readonly dbCpuMs: DbCpuShare | null;
+  /**
+   * With settling: the database CPU by owner from the row's start (the database settled) until it settled again
+   * after the row, ms. Its background part is the row's own and only its own, charged per call over
+   * `load.allCalls`.
+   */
+  readonly dbCpuRowMs: DbCpuShare | null;
+  /** How long the database took to settle before and after the row (null without settling). */
+  readonly settled: { readonly before: Settled; readonly after: Settled } | null;
+  /** mariadbd's CPU per call in the window alone (connection threads plus whatever background ran then), µs. */
+  readonly dbCpuWindowUsPerCall: number | null;
+  /** SHOW GLOBAL STATUS counters per call over the window (server-wide: other users inflate them). */
+  readonly statusPerCall: Readonly<Record<StatusCounter, number>>;
   /** Statements the bench's processes sent per call (counted in mysql2), and by kind. */
   readonly statementsPerCall: number;
   readonly statementMix: Readonly<Record<StatementKind, number>>;
@@ -57,6 +74,8 @@ export interface Measurement {
   readonly peakRssMiB: number | null;
   /** The server's RSS when the row began, MiB: the peak less this is the memory the row's load added. */
   readonly rssAtStartMiB: number | null;
+  /** The machine's one-minute load average as the row ended: how busy the shared cores were. */
+  readonly loadAverage: number;
 }
 
 /** A server a row loads: its pid for /proc, and its running count of statements sent. */
@@ -73,6 +92,8 @@ export interface RowContext {
   readonly dbPid: number | undefined;
   readonly loadScript: string;
   readonly seconds: number;
+  /** Let the database's background threads go quiet before and after each row (see settleDb). */
+  readonly settle: boolean;
 }
 
 interface Snapshot {
@@ -128,6 +149,10 @@ export async function measureRow(
   if (server !== undefined) await resetPeakRss(server.pid);
   const rssAtStartMiB = server === undefined ? null : await rssMiB(server.pid);
   const threads = threadClassifier(context.monitor, context.database);
+  await threads.observe();
+  const settle = context.settle && context.dbPid !== undefined;
+  const settledBefore = settle ? await settleDb(context.dbPid as number, threads) : null;
+  const rowStartDb = settle ? await readDbCpu(context.dbPid as number) : undefined;
   const child = fork(context.loadScript, [JSON.stringify(spec)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: [],
@@ -146,6 +171,8 @@ export async function measureRow(
     child.send({ type: "stop" });
     const { result } = await nextMessage(child, "result", 30_000);
     await Promise.race([once(child, "exit"), sleep(10_000)]);
+    const settledAfter = settle ? await settleDb(context.dbPid as number, threads) : null;
+    const rowEndDb = settle ? await readDbCpu(context.dbPid as number) : undefined;
 
     // The counters' window and the load generator's differ by the time a snapshot takes: scale the calls.
     const calls = result.windowMs > 0 ? (result.calls * (after.at - before.at)) / result.windowMs : 0;
@@ -157,6 +184,18 @@ export async function measureRow(
       statementMix[k] = perCall(serverStatements[k]) + result.statements[k] / Math.max(1, result.calls);
     }
     const dbCpuMs = before.db && after.db ? shareDbCpu(before.db, after.db, threads.classify) : null;
+    const dbCpuRowMs = rowStartDb && rowEndDb ? shareDbCpu(rowStartDb, rowEndDb, threads.classify) : null;
+    const dbCpuWindowUsPerCall =
+      dbCpuMs === null ? null : perCall((dbCpuMs.oursMs + dbCpuMs.backgroundMs) * 1000);
+    // Settled: the connection threads' CPU of the window, plus the row's whole background work over all its calls.
+    const dbCpuUsPerCall =
+      dbCpuMs !== null && dbCpuRowMs !== null
+        ? perCall(dbCpuMs.oursMs * 1000) + (dbCpuRowMs.backgroundMs * 1000) / Math.max(1, result.allCalls)
+        : dbCpuWindowUsPerCall;
+    const status = countersBetween(before.status, after.status);
+    const statusPerCall = Object.fromEntries(
+      Object.entries(status).map(([name, value]) => [name, perCall(value)]),
+    ) as Record<StatusCounter, number>;
     return {
       kind,
       path: spec.target,
@@ -166,13 +205,18 @@ export async function measureRow(
       serverCpuUsPerCall:
         server === undefined ? null : perCall((after.serverCpuMs - before.serverCpuMs) * 1000),
       clientCpuUsPerCall: result.calls > 0 ? (result.cpuMs * 1000) / result.calls : Number.NaN,
-      dbCpuUsPerCall: dbCpuMs === null ? null : perCall((dbCpuMs.oursMs + dbCpuMs.backgroundMs) * 1000),
+      dbCpuUsPerCall,
       dbCpuMs,
+      dbCpuRowMs,
+      settled: settledBefore && settledAfter ? { before: settledBefore, after: settledAfter } : null,
+      dbCpuWindowUsPerCall,
+      statusPerCall,
       statementsPerCall: STATEMENT_KINDS.reduce((sum, k) => sum + statementMix[k], 0),
       statementMix,
       serverWideStatementsPerCall: perCall(questionsBetween(before.status, after.status)),
       peakRssMiB: server === undefined ? null : await peakRssMiB(server.pid),
       rssAtStartMiB,
+      loadAverage: os.loadavg()[0] ?? Number.NaN,
     };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

@@ -39,6 +39,8 @@ export type FromLoad = { readonly type: "warm" } | { readonly type: "result"; re
 export interface LoadResult {
   /** Successful calls that completed inside the window; for grpc-batch, the contacts of the batches that did. */
   readonly calls: number;
+  /** Successful calls (contacts, for grpc-batch) of the process's whole life: warm-up, window and drain. */
+  readonly allCalls: number;
   /** Failed calls inside the window, by error code or name. */
   readonly errors: Readonly<Record<string, number>>;
   /**

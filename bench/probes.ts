@@ -55,6 +55,23 @@ export const STATUS_COUNTERS = [
   "Com_rollback",
   "Com_set_option",
   "Com_show_status",
+  "Com_stmt_execute",
+  "Handler_read_key",
+  "Handler_read_next",
+  "Handler_read_rnd_next",
+  "Handler_write",
+  "Handler_update",
+  "Handler_delete",
+  "Handler_commit",
+  "Handler_tmp_write",
+  "Created_tmp_tables",
+  "Rows_read",
+  "Rows_sent",
+  "Sort_rows",
+  "Innodb_row_lock_waits",
+  "Innodb_row_lock_time",
+  "Innodb_buffer_pool_write_requests",
+  "Innodb_os_log_written",
 ] as const;
 export type StatusCounter = (typeof STATUS_COUNTERS)[number];
 export type StatusCounters = Record<StatusCounter, number>;
@@ -79,4 +96,11 @@ export async function globalStatus(connection: Connection): Promise<StatusCounte
  */
 export function questionsBetween(before: StatusCounters, after: StatusCounters): number {
   return after.Questions - before.Questions - (after.Com_show_status - before.Com_show_status);
+}
+
+/** Each counter's change between two readings (server-wide: other users of the database count too). */
+export function countersBetween(before: StatusCounters, after: StatusCounters): StatusCounters {
+  return Object.fromEntries(
+    STATUS_COUNTERS.map((name) => [name, after[name] - before[name]]),
+  ) as StatusCounters;
 }

@@ -20,7 +20,14 @@ import {
 import type { FromServer, LoadSpec, Target, ToServer } from "./messages.js";
 import { databasePid } from "./probes.js";
 import { createRawPool, seedContacts } from "./raw-mysql.js";
-import { type BenchReport, formatTable, medianRounds, tableOrder, withRatios } from "./report.js";
+import {
+  type BenchReport,
+  formatCounterTable,
+  formatTable,
+  medianRounds,
+  tableOrder,
+  withRatios,
+} from "./report.js";
 import type { StatementCounts } from "./statement-counter.js";
 
 // `npm run bench`: recreates the bench database, starts the service and the echo server as child processes,
@@ -110,7 +117,7 @@ async function recreateDatabase(databaseUrl: string): Promise<string> {
 async function main(): Promise<void> {
   const config = loadBenchConfig(process.env);
   const startedAt = new Date().toISOString();
-  const batchRows = 2 * config.batchConcurrency.length;
+  const batchRows = config.only === "single" ? 0 : 2 * config.batchConcurrency.length;
   const rowsTotal =
     config.rounds *
     (config.only === "batch"
@@ -139,6 +146,7 @@ async function main(): Promise<void> {
     dbPid,
     loadScript: path.join(here, "load.js"),
     seconds: config.seconds,
+    settle: config.settle,
   };
   const measurements: Measurement[] = [];
   let rowIndex = 0;
@@ -182,7 +190,7 @@ async function main(): Promise<void> {
         }
       }
       // BatchUpsertContacts: batches of batchSize with the same mix; calls/s and per-call columns per contact.
-      for (const concurrency of config.batchConcurrency) {
+      for (const concurrency of config.only === "single" ? [] : config.batchConcurrency) {
         await run("service", "grpc-batch", concurrency, service);
         await run("floor", "grpc-batch", concurrency, echo);
       }
@@ -214,8 +222,15 @@ async function main(): Promise<void> {
   };
   console.log(formatTable(rows));
   console.log(
-    "\nvs db / vs floor: calls/s over the reference's at the same concurrency. (n): the db reference's CPU is its mysql2 client's.",
+    "\nvs db / vs floor: calls/s over the reference's at the same concurrency. S* = 1/(1/floor + 1/db): the series limit (bench/README.md). (n): the db reference's CPU is its mysql2 client's.",
   );
+  console.log(
+    `\nDatabase counters per upsert (SHOW GLOBAL STATUS, server-wide; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}):\n`,
+  );
+  console.log(formatCounterTable(rows));
   await mkdir(path.dirname(config.resultsBase), { recursive: true });
   await writeFile(`${config.resultsBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
   // The chart draws the single-call paths; the batch rows are in the table and the JSON.

@@ -19,24 +19,26 @@
 /** How a deferred write refers to its transaction's tick: a session variable set in the same round trip. */
 export const TICK = "@contacts_tick";
 
-/** Statements that start the commit round trip: advance the firm's clock and keep the tick in TICK. */
+/**
+ * The statement that starts the commit round trip: advance the firm's clock and keep the tick in TICK. One
+ * statement, not an insert and a read of the row: the tick is assigned where it is computed (a new clock's value
+ * in VALUES, an existing clock's in the update), which spares the database two statements per commit.
+ */
 export function takeTick(firmId: string): [string, unknown[]][] {
   return [
     // One unique key (the primary key), so ON DUPLICATE KEY UPDATE is safe; the row lock lasts until COMMIT.
-    // MariaDB has no MILLISECOND interval unit.
+    // MariaDB has no MILLISECOND interval unit; both values have whole milliseconds, as the column stores them.
     [
-      "INSERT INTO firm_clocks (firm_id, last_time) VALUES (?, UTC_TIMESTAMP(3)) " +
-        "ON DUPLICATE KEY UPDATE last_time = GREATEST(UTC_TIMESTAMP(3), last_time + INTERVAL 1000 MICROSECOND)",
+      `INSERT INTO firm_clocks (firm_id, last_time) VALUES (?, ${TICK} := UTC_TIMESTAMP(3)) ` +
+        `ON DUPLICATE KEY UPDATE last_time = (${TICK} := GREATEST(UTC_TIMESTAMP(3), last_time + INTERVAL 1000 MICROSECOND))`,
       [firmId],
     ],
-    // SET rather than SELECT ... INTO, whose position before FROM MySQL 8 deprecates.
-    [`SET ${TICK} = (SELECT last_time FROM firm_clocks WHERE firm_id = ?)`, [firmId]],
   ];
 }
 
 /** The statement that reads the tick back before COMMIT, as a typed DATETIME column (a variable reads as text). */
-export function readTick(firmId: string): [string, unknown[]] {
-  return ["SELECT last_time AS tick FROM firm_clocks WHERE firm_id = ?", [firmId]];
+export function readTick(_firmId: string): [string, unknown[]] {
+  return [`SELECT CAST(${TICK} AS DATETIME(3)) AS tick`, []];
 }
 
 /**
