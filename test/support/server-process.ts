@@ -31,8 +31,13 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
-      // Keep the last 256 KiB: enough for assertions on recent lines, bounded for long soaks.
-      output = (output + chunk.toString()).slice(-262_144);
+      // Keep the last 256 KiB or so, whole lines only: enough for assertions on recent lines, bounded for long soaks.
+      // A cut in the middle of a line would leave half a JSON log line that a test then fails to parse.
+      output += chunk.toString();
+      if (output.length > 262_144) {
+        const cut = output.indexOf("\n", output.length - 262_144);
+        output = output.slice(cut === -1 ? -262_144 : cut + 1);
+      }
       const match = /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
