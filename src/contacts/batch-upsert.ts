@@ -17,6 +17,7 @@ import {
   DEFAULT_REQUEST_ID_TTL_HOURS,
   transactOnce,
 } from "./request-ids.js";
+import type { UpsertValidation } from "./validate-upsert.js";
 
 export interface BatchUpsertContactsDeps {
   readonly transact: Transact;
@@ -42,7 +43,10 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
     const firmId = validateBatch(request);
     const validations = validateBatchItems(firmId, request.items);
     const plan = (stored: Parameters<typeof planBatchUpsert>[1]) =>
-      planBatchUpsert(validations, stored, { allOrNone: request.allOrNone, newId });
+      planBatchUpsert(withoutWithdrawn(validations, request.itemSignals), stored, {
+        allOrNone: request.allOrNone,
+        newId,
+      });
     // Nothing to read or write; the answer follows from the request alone, so no request id is kept for it.
     if (validations.every((v) => v.kind === "invalid")) return plan([]).results;
     const keys = batchKeys(validations);
@@ -77,4 +81,13 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
         : r,
     );
   };
+}
+
+/** A coalesced call that gave up (deadline, cancel) is planned as an item that writes nothing and changes nothing. */
+function withoutWithdrawn(
+  validations: readonly UpsertValidation[],
+  signals: readonly (AbortSignal | undefined)[] | undefined,
+): readonly UpsertValidation[] {
+  if (!signals?.some((signal) => signal?.aborted)) return validations;
+  return validations.map((v, i) => (signals[i]?.aborted ? { kind: "invalid", violations: [] } : v));
 }

@@ -22,6 +22,11 @@ export interface RawBatchUpsertRequest {
   readonly allOrNone: boolean;
   /** validate_only: preview every item, write nothing. */
   readonly validateOnly?: boolean | undefined;
+  /**
+   * Set for calls coalesced into one batch (never from the wire): each item's own caller's signal. An item whose
+   * signal aborted before the writes are planned is left out, unwritten, as a lone call would have rolled back.
+   */
+  readonly itemSignals?: readonly (AbortSignal | undefined)[];
 }
 
 /** What one item did: exactly what a single upsert would have answered, or the error it would have failed with. */

@@ -30,10 +30,14 @@ export function coalesceUpserts(
       if (validateUpsert(request).kind !== "valid") return undefined;
       return `${request.firmId}\u0000${actor?.principal ?? ""}`;
     },
-    async run(requests, signal, actor) {
+    async run(requests, signals, signal, actor) {
       const firmId = (requests[0] as RawUpsertRequest).firmId;
       onGroup(requests.length);
-      const results = await batch({ firmId, items: requests, allOrNone: false }, signal, actor);
+      const results = await batch(
+        { firmId, items: requests, allOrNone: false, itemSignals: signals },
+        signal,
+        actor,
+      );
       return results.map((r) =>
         r.kind === "done" ? { ok: true, value: r.outcome } : { ok: false, error: r.error },
       );

@@ -48,9 +48,14 @@ export interface Coalescing<Request, Result> {
   readonly maxCalls: number;
   /** The group a waiting call may join, or undefined when it must wait and run alone. */
   key(request: Request, actor: Actor | undefined): string | undefined;
-  /** Runs a group's calls in one transaction: one result per request, in order; a throw fails every call. */
+  /**
+   * Runs a group's calls in one transaction: one result per request, in order; a throw fails every call. `signals`
+   * are the calls' own: a call whose signal aborted before the writes are sent must not be written (alone, it would
+   * have rolled back). `signal` aborts once every call's has.
+   */
   run(
     requests: readonly Request[],
+    signals: readonly (AbortSignal | undefined)[],
     signal: AbortSignal,
     actor: Actor | undefined,
   ): Promise<readonly Settled<Result>[]>;
@@ -59,6 +64,8 @@ export interface Coalescing<Request, Result> {
 interface Member {
   readonly request: { readonly firmId: string };
   readonly signal: AbortSignal | undefined;
+  /** Sheds the call if its group has not started within queueTimeoutMs of the call's arrival. */
+  readonly timer: NodeJS.Timeout;
   readonly settle: (result: Settled<unknown>) => void;
 }
 
@@ -66,6 +73,8 @@ interface Group {
   readonly key: string;
   readonly members: Member[];
   started: boolean;
+  /** The group's place in its firm's queue, set by its first member. */
+  waiter?: Waiter;
 }
 
 /** Calls a waiter stands for: a group's members, or the one call. */
@@ -209,23 +218,26 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
       open && !open.started && open.key === key && open.members.length < maxCalls ? open : undefined;
     const group: Group = joined ?? { key, members: [], started: false };
     return new Promise<R>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let waiter: Waiter | undefined;
-      const onAbort = () => {
+      // Leaves a group that has not started: the call never runs, and a group left empty leaves the queue.
+      const leave = (error: unknown) => {
         if (!group.started) {
           group.members.splice(group.members.indexOf(member), 1);
           waiting--;
-          if (group.members.length === 0 && waiter && withdraw(waiter)) clearTimeout(timer);
+          if (group.members.length === 0 && group.waiter) withdraw(group.waiter);
         }
-        member.settle({ ok: false, error: signal?.reason });
+        member.settle({ ok: false, error });
       };
+      const onAbort = () => leave(signal?.reason);
       let settled = false;
       const member: Member = {
         request,
         signal,
+        // Each call waits at most queueTimeoutMs from its own arrival, as it would alone.
+        timer: setTimeout(() => leave(waitedTooLong()), limits.queueTimeoutMs),
         settle: (result) => {
           if (settled) return;
           settled = true;
+          clearTimeout(member.timer);
           signal?.removeEventListener("abort", onAbort);
           if (result.ok) resolve(result.value as R);
           else reject(result.error);
@@ -235,21 +247,17 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
       group.members.push(member);
       waiting++;
       if (joined) return;
-      // A new group: one waiter in the firm's queue, timed from its first member's arrival.
-      timer = setTimeout(() => {
-        if (!waiter || !withdraw(waiter)) return;
-        for (const m of group.members.splice(0)) m.settle({ ok: false, error: waitedTooLong() });
-      }, limits.queueTimeoutMs);
-      waiter = {
+      // A new group: one waiter in the firm's queue for all its members.
+      group.waiter = {
         firm,
         group,
         grant: () => {
-          clearTimeout(timer);
           group.started = true;
+          for (const m of group.members) clearTimeout(m.timer);
           runGroup(single, group, actor).finally(() => release(firm));
         },
       };
-      enqueue(waiter);
+      enqueue(group.waiter);
     });
   };
 
@@ -272,6 +280,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     try {
       const results = await (coalescing as Coalescing<{ readonly firmId: string }, R>).run(
         members.map((m) => m.request),
+        members.map((m) => m.signal),
         allAborted(members.map((m) => m.signal)),
         actor,
       );

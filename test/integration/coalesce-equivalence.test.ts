@@ -26,6 +26,7 @@ let database: Database;
 let alone: UseCase<RawUpsertRequest, UpsertOutcome>;
 let coalesced: typeof alone;
 const groupSizes: number[] = [];
+let beforeGroupRuns: (() => void) | undefined;
 
 beforeAll(async () => {
   database = await openDatabase({
@@ -40,6 +41,7 @@ beforeAll(async () => {
   const limits = { slots: 1, perFirm: 1_000, queueLimit: 1_000, queueTimeoutMs: 60_000 };
   const countedBatch: typeof batch = (request, signal, actor) => {
     groupSizes.push(request.items.length);
+    beforeGroupRuns?.();
     return batch(request, signal, actor);
   };
   coalesced = limitFirms(
@@ -128,4 +130,38 @@ describe("coalesced single upserts answer as if each ran alone", () => {
     // The property held over groups that really ran together, not only over calls that ran alone.
     expect(groupSizes.filter((size) => size > 1).length).toBeGreaterThan(10);
   }, 240_000);
+});
+
+describe("a coalesced call that gives up after its group started", () => {
+  it("is not written, and the calls after it answer as if it had never been sent", async () => {
+    const firmId = uniqueFirm("co-quit");
+    const quitter = new AbortController();
+    // The group has started (its batch is being called) when the call's deadline passes: before the writes.
+    beforeGroupRuns = () => quitter.abort(new Error("deadline"));
+    try {
+      const calls = [
+        coalesced({ firmId, email: "first@x.com", firstName: "F", lastName: "One" }),
+        coalesced(
+          { firmId, trackingId: "Q", email: "q@x.com", firstName: "Quit", lastName: "Ter" },
+          quitter.signal,
+        ),
+        coalesced({ firmId, trackingId: "Q", firstName: "Kept" }),
+      ];
+      const [first, quit, after] = await Promise.allSettled(calls);
+      expect(first.status).toBe("fulfilled");
+      expect(quit.status === "rejected" && (quit.reason as Error).message).toBe("deadline");
+      // Alone, the second call would have rolled back; the third then finds no contact Q and, with no email, fails.
+      expect(after.status === "rejected" && after.reason).toBeInstanceOf(ValidationError);
+    } finally {
+      beforeGroupRuns = undefined;
+    }
+    const rows = await sql<{ email: string }>("SELECT email FROM contacts WHERE firm_id = ? ORDER BY email", [
+      firmId,
+    ]);
+    expect(rows.map((r) => r.email)).toEqual(["first@x.com"]);
+    const changes = await sql<{ n: number }>("SELECT COUNT(*) AS n FROM contact_changes WHERE firm_id = ?", [
+      firmId,
+    ]);
+    expect(Number(changes[0]?.n)).toBe(1);
+  });
 });

@@ -223,3 +223,42 @@ describe("limitFirms with coalescing", () => {
     expect(groups).toEqual([]);
   });
 });
+
+describe("limitFirms with coalescing, leaving a group", () => {
+  const ONE_SLOT: FirmLimits = { ...LIMITS, slots: 1, perFirm: 100 };
+
+  it("times each member from its own arrival: a late joiner is not shed with the group's first member", async () => {
+    const { useCases, started, finishOne, groups, coalescing } = coalescingUseCase();
+    const limited = limitFirms(useCases, { ...ONE_SLOT, queueTimeoutMs: 80 }, coalescing);
+    const first = upsert(limited, "a", "1");
+    const early = upsert(limited, "a", "2");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const late = upsert(limited, "a", "3");
+    await expect(early).rejects.toThrow(/DB_QUEUE_TIMEOUT_MS/);
+    await finishOne(); // the slot passes to the group, which holds only the late call: it runs alone
+    expect(started).toEqual(["a:1", "a:3"]);
+    expect(groups).toEqual([]);
+    await finishOne();
+    await Promise.all([first, late]);
+  });
+
+  it("a group all of whose members left leaves the queue, and a new call does not join it", async () => {
+    const { useCases, started, finishOne, groups, coalescing } = coalescingUseCase();
+    const limited = limitFirms(useCases, ONE_SLOT, coalescing);
+    const first = upsert(limited, "a", "1");
+    const [c1, c2] = [new AbortController(), new AbortController()];
+    const quitters = [
+      upsert(limited, "a", "2", { signal: c1.signal }),
+      upsert(limited, "a", "3", { signal: c2.signal }),
+    ];
+    c1.abort(new Error("gone"));
+    c2.abort(new Error("gone"));
+    for (const q of quitters) await expect(q).rejects.toThrow("gone");
+    const next = upsert(limited, "a", "4");
+    await finishOne();
+    expect(started).toEqual(["a:1", "a:4"]);
+    expect(groups).toEqual([]);
+    await finishOne();
+    await Promise.all([first, next]);
+  });
+});
