@@ -24,6 +24,8 @@ export interface BatchUpsertContactsDeps {
   readonly newId?: () => string;
   /** REQUEST_ID_TTL_HOURS: how long a request id's outcome is kept at least. */
   readonly requestIdTtlHours?: number;
+  /** The largest answer a request id keeps (REQUEST_OUTCOME_MAX_BYTES unless a test lowers it). */
+  readonly requestOutcomeMaxBytes?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
       requestId,
       fingerprint: () => batchFingerprint(request),
       dryRun: request.validateOnly === true,
+      maxOutcomeBytes: deps.requestOutcomeMaxBytes,
     };
     const { value, tick } = await transactOnce(
       once,

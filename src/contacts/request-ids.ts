@@ -17,6 +17,12 @@ import { CONTROL, codePoints, type RawUpsertRequest } from "./validate-upsert.js
 
 export const REQUEST_ID_MAX_LENGTH = 64;
 export const DEFAULT_REQUEST_ID_TTL_HOURS = 24;
+/**
+ * The largest outcome a request id keeps, in UTF-8 bytes of its JSON: stored in one statement and read back in one
+ * row, it must fit the database's packet (16 MiB by default on MariaDB) with room for escaping. A batch of 1000
+ * ordinary contacts answers about 1 MB; one whose answer is larger fails with INVALID_ARGUMENT naming requestId.
+ */
+export const REQUEST_OUTCOME_MAX_BYTES = 6 * 1024 * 1024;
 
 /** A claimed request id, as the store keeps it. */
 export interface RequestKey {
@@ -96,6 +102,8 @@ export interface Once {
   readonly fingerprint: () => string;
   /** A dry run neither consults nor consumes the request id. */
   readonly dryRun: boolean;
+  /** REQUEST_OUTCOME_MAX_BYTES unless a test lowers it. */
+  readonly maxOutcomeBytes?: number;
 }
 
 /**
@@ -131,7 +139,12 @@ export async function transactOnce<T>(
       if (!(error instanceof ValidationError || error instanceof ConflictError)) throw error;
       result = { error };
     }
-    await store.saveRequestOutcome(key, JSON.stringify(encode(result)));
+    const outcome = JSON.stringify(encode(result));
+    const max = once.maxOutcomeBytes ?? REQUEST_OUTCOME_MAX_BYTES;
+    const bytes = Buffer.byteLength(outcome);
+    // Thrown inside the transaction: it rolls back, so nothing of the call is written.
+    if (bytes > max) throw outcomeTooLarge(bytes, max);
+    await store.saveRequestOutcome(key, outcome);
     return { result };
   }, signal);
   if ("replayed" in value) {
@@ -145,6 +158,15 @@ export async function transactOnce<T>(
 
 type Result<T> = { readonly ok: T } | { readonly error: Error };
 type Ran<T> = { readonly result: Result<T> } | { readonly replayed: StoredOutcome };
+
+function outcomeTooLarge(bytes: number, max: number): ValidationError {
+  return new ValidationError([
+    {
+      field: "requestId",
+      description: `cannot be kept for this call: its answer would take ${bytes} bytes, more than the ${max} a request id keeps; send smaller batches with a request id, or this one without (nothing was written)`,
+    },
+  ]);
+}
 
 function reusedId(): ValidationError {
   return new ValidationError([

@@ -628,7 +628,9 @@ export type BatchUpsertContactsRequest = Message<"contacts.v1.BatchUpsertContact
 
   /**
    * At most 64 characters; not empty when present. As UpsertContactRequest.request_id, for the whole batch: a
-   * retry with the same id and the same batch gets the first batch's results again.
+   * retry with the same id and the same batch gets the first batch's results again. The answer is kept whole, up
+   * to 6 MiB of JSON (a thousand ordinary contacts take about 1 MB): a batch whose answer would be larger fails
+   * with INVALID_ARGUMENT naming `requestId` and writes nothing; send smaller batches with an id.
    *
    * @generated from field: optional string request_id = 5;
    */
