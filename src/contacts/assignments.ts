@@ -1,5 +1,5 @@
 import type { Contact, FieldViolation } from "./contact.js";
-import { CONTROL, codePoints, stringProblem } from "./validate-upsert.js";
+import { CONTROL, codePoints, contactRef } from "./validate-upsert.js";
 
 /** Longest assignment id, in code points. */
 export const ASSIGNMENT_ID_MAX_LENGTH = 64;
@@ -28,11 +28,7 @@ export type AssignmentValidation =
  */
 export function validateAssignment(raw: RawAssignmentRequest): AssignmentValidation {
   const violations: FieldViolation[] = [];
-  const firmId = raw.firmId.trim();
-  const firmProblem = stringProblem("firmId", firmId);
-  if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
-  const contactId = raw.contactId.trim();
-  if (contactId === "") violations.push({ field: "contactId", description: "is required" });
+  const { firmId, contactId } = contactRef(raw, violations);
   const ids: Record<string, string[]> = {};
   for (const kind of ASSIGNMENT_KINDS) {
     const trimmed = raw[kind].map((id) => id.trim());

@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from "./errors.js";
 import type { RecordedChange } from "./history.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./list-contacts.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
-import { stringProblem } from "./validate-upsert.js";
+import { contactRef } from "./validate-upsert.js";
 
 /** ListContactChanges' request as it arrives. */
 export interface RawChangesRequest {
@@ -35,11 +35,7 @@ export interface ChangesInput {
  */
 export function validateChanges(raw: RawChangesRequest, key: Buffer): ChangesInput {
   const violations: FieldViolation[] = [];
-  const firmId = raw.firmId.trim();
-  const firmProblem = stringProblem("firmId", firmId);
-  if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
-  const contactId = raw.contactId.trim();
-  if (contactId === "") violations.push({ field: "contactId", description: "is required" });
+  const { firmId, contactId } = contactRef(raw, violations);
   if (raw.pageSize < 0) violations.push({ field: "pageSize", description: "must not be negative" });
   let before: ChangesQuery["before"] = null;
   if (raw.pageToken !== "" && violations.length === 0) {

@@ -79,6 +79,22 @@ export function stringProblem(field: RequestField, value: string): string | unde
   return undefined;
 }
 
+/**
+ * Trims and checks the firm id and contact id that name one contact (AssignContact, UnassignContact,
+ * ListContactChanges), appending a violation for each problem.
+ */
+export function contactRef(
+  raw: { readonly firmId: string; readonly contactId: string },
+  violations: FieldViolation[],
+): { readonly firmId: string; readonly contactId: string } {
+  const firmId = raw.firmId.trim();
+  const firmProblem = stringProblem("firmId", firmId);
+  if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
+  const contactId = raw.contactId.trim();
+  if (contactId === "") violations.push({ field: "contactId", description: "is required" });
+  return { firmId, contactId };
+}
+
 /** The length of a string in Unicode code points. */
 export function codePoints(value: string): number {
   let n = 0;

@@ -6,13 +6,8 @@ import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
 import { parseDatabaseUrl } from "../../src/db/database.js";
 import { purgeRequestOutcomeBatch } from "../../src/db/request-outcomes.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import {
-  type BatchClient,
-  connectJsonBatchClient,
-  grpcJsBatchClient,
-  itemError,
-} from "../support/batch-clients.js";
-import { connectJsonH1, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
+import { type BatchClient, clientPairs, closeClientPairs, itemError } from "../support/batch-clients.js";
+import { failure, type UpsertClient } from "../support/clients.js";
 import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
 
 // request_id: the first outcome of an id is kept per firm; a retry with the same request gets it again and
@@ -22,16 +17,10 @@ let app: TestApp;
 let clients: [UpsertClient, BatchClient][];
 beforeAll(async () => {
   app = await startTestApp();
-  clients = [
-    [grpcJsClient(app.url), grpcJsBatchClient(app.url)],
-    [connectJsonH1(app.url), connectJsonBatchClient(app.url)],
-  ];
+  clients = clientPairs(app.url);
 });
 afterAll(async () => {
-  for (const [single, batch] of clients) {
-    single.close();
-    batch.close();
-  }
+  closeClientPairs(clients);
   await app.close();
   await closeSqlPool();
 });

@@ -15,6 +15,7 @@ import {
   file_google_rpc_error_details,
 } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { codeName } from "../../src/rpc/logging-interceptor.js";
+import { connectJsonH1, grpcJsClient, type UpsertClient } from "./clients.js";
 
 export type BatchInit = MessageInitShape<typeof BatchUpsertContactsRequestSchema>;
 
@@ -110,4 +111,23 @@ export function itemError(result: BatchUpsertContactsResult | undefined): ItemEr
     }
   }
   return { code: codeName(status.code), message: status.message, fields, ...(errorInfo && { errorInfo }) };
+}
+
+/**
+ * grpc-js and Connect JSON, each as a single-call client and a batch client over the same URL: for tests that run
+ * every case over both protocols.
+ */
+export function clientPairs(url: string): [UpsertClient, BatchClient][] {
+  return [
+    [grpcJsClient(url), grpcJsBatchClient(url)],
+    [connectJsonH1(url), connectJsonBatchClient(url)],
+  ];
+}
+
+/** Closes what clientPairs opened. */
+export function closeClientPairs(pairs: readonly [UpsertClient, BatchClient][]): void {
+  for (const [single, batch] of pairs) {
+    single.close();
+    batch.close();
+  }
 }
