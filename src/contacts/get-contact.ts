@@ -1,7 +1,7 @@
 import type { Contact, FieldViolation } from "./contact.js";
 import type { Transact } from "./contact-store.js";
 import { NotFoundError, ValidationError } from "./errors.js";
-import { stringProblem } from "./validate-upsert.js";
+import { contactRef } from "./validate-upsert.js";
 
 /** A request naming one contact of a firm, as it arrives. */
 export interface ContactRef {
@@ -15,11 +15,11 @@ export interface ContactRef {
  */
 export function validateContactRef(raw: ContactRef, idField: string): ContactRef {
   const violations: FieldViolation[] = [];
-  const firmId = raw.firmId.trim();
-  const problem = stringProblem("firmId", firmId);
-  if (problem) violations.push({ field: "firmId", description: problem });
-  const id = raw.id.trim();
-  if (id === "") violations.push({ field: idField, description: "is required" });
+  const { firmId, contactId: id } = contactRef(
+    { firmId: raw.firmId, contactId: raw.id },
+    violations,
+    idField,
+  );
   if (violations.length > 0) throw new ValidationError(violations);
   return { firmId, id };
 }

@@ -80,18 +80,19 @@ export function stringProblem(field: RequestField, value: string): string | unde
 }
 
 /**
- * Trims and checks the firm id and contact id that name one contact (AssignContact, UnassignContact,
- * ListContactChanges), appending a violation for each problem.
+ * Trims and checks the firm id and contact id that name one contact, appending a violation for each problem; the
+ * id is named as the request names it (`contactId`, or GetContact's and DeleteContact's `id`).
  */
 export function contactRef(
   raw: { readonly firmId: string; readonly contactId: string },
   violations: FieldViolation[],
+  idField = "contactId",
 ): { readonly firmId: string; readonly contactId: string } {
   const firmId = raw.firmId.trim();
   const firmProblem = stringProblem("firmId", firmId);
   if (firmProblem) violations.push({ field: "firmId", description: firmProblem });
   const contactId = raw.contactId.trim();
-  if (contactId === "") violations.push({ field: "contactId", description: "is required" });
+  if (contactId === "") violations.push({ field: idField, description: "is required" });
   return { firmId, contactId };
 }
 

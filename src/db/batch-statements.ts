@@ -119,21 +119,7 @@ function updateStatement(changes: readonly ContactChange[]): Statement {
 
 /** Groups statements into round trips of at most ROUND_TRIP_BYTES each (a statement larger than that alone). */
 export function roundTrips(statements: readonly Statement[], budget = ROUND_TRIP_BYTES): Statement[][] {
-  const trips: Statement[][] = [];
-  let current: Statement[] = [];
-  let size = 0;
-  for (const statement of statements) {
-    const bytes = statementBytes(statement);
-    if (current.length > 0 && size + bytes > budget) {
-      trips.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(statement);
-    size += bytes;
-  }
-  if (current.length > 0) trips.push(current);
-  return trips;
+  return chunks(statements, Number.POSITIVE_INFINITY, statementBytes, budget);
 }
 
 function statementBytes({ sql, params }: Statement): number {
@@ -151,14 +137,19 @@ function placeholders(n: number): string {
   return Array(n).fill("?").join(", ");
 }
 
-/** Cuts items into runs of at most `rows` items and, past the first item of a run, ROUND_TRIP_BYTES. */
-function chunks<T>(items: readonly T[], rows: number, bytesOf: (item: T) => number): T[][] {
+/** Cuts items into runs of at most `rows` items and, past the first item of a run, `budget` bytes. */
+export function chunks<T>(
+  items: readonly T[],
+  rows: number,
+  bytesOf: (item: T) => number,
+  budget = ROUND_TRIP_BYTES,
+): T[][] {
   const out: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const item of items) {
     const bytes = bytesOf(item);
-    if (current.length === rows || (current.length > 0 && size + bytes > ROUND_TRIP_BYTES)) {
+    if (current.length === rows || (current.length > 0 && size + bytes > budget)) {
       out.push(current);
       current = [];
       size = 0;

@@ -1,7 +1,7 @@
 import type { Actor } from "../contacts/actor.js";
 import type { ChangesQuery } from "../contacts/contact-store.js";
 import type { ChangeKind, FieldChange, HistoryEntry, RecordedChange } from "../contacts/history.js";
-import { ROUND_TRIP_BYTES, type Statement } from "./batch-statements.js";
+import { chunks, type Statement } from "./batch-statements.js";
 import { TICK } from "./firm-clock.js";
 
 /**
@@ -26,31 +26,16 @@ export function recordStatements(
   actor: Actor,
   entries: readonly HistoryEntry[],
 ): Statement[] {
-  const statements: Statement[] = [];
-  let params: unknown[] = [];
-  let rows = 0;
-  let bytes = 0;
-  const flush = () => {
-    if (rows === 0) return;
-    statements.push({
-      sql: `INSERT INTO contact_changes (${COLUMNS}) VALUES ${Array(rows).fill(ROW).join(", ")}`,
-      params,
-    });
-    params = [];
-    rows = 0;
-    bytes = 0;
-  };
-  entries.forEach((entry, seq) => {
+  const rows = entries.map((entry, seq) => {
     const fields = JSON.stringify(entry.fields.map((f): Triple => [f.field, f.oldValue, f.newValue]));
+    const params = [firmId, entry.contactId, seq, actor.principal, actor.requestId, entry.kind, fields];
     // Escaping at most doubles a string; the other parameters are small.
-    const size = 2 * Buffer.byteLength(fields) + 256;
-    if (rows === INSERT_ROWS || (rows > 0 && bytes + size > ROUND_TRIP_BYTES)) flush();
-    params.push(firmId, entry.contactId, seq, actor.principal, actor.requestId, entry.kind, fields);
-    rows++;
-    bytes += size;
+    return { params, bytes: 2 * Buffer.byteLength(fields) + 256 };
   });
-  flush();
-  return statements;
+  return chunks(rows, INSERT_ROWS, (row) => row.bytes).map((run) => ({
+    sql: `INSERT INTO contact_changes (${COLUMNS}) VALUES ${Array(run.length).fill(ROW).join(", ")}`,
+    params: run.flatMap((row) => row.params),
+  }));
 }
 
 /** The SELECT of one page of a contact's changes, newest first, keyset-paged on the primary key. */
