@@ -1,5 +1,10 @@
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import {
+  type ConnectError,
+  type ConnectRouter,
+  createConnectRouter,
+  createServiceImplSpec,
+} from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   type ConnectNodeAdapterOptions,
@@ -90,24 +95,16 @@ function withMethodLimits(router: ConnectRouter, limit: (method: DescMethod) => 
       return limited;
     },
     service: (service, implementation, serviceOptions) => {
+      // connect-es's own binding of each method (UNIMPLEMENTED where the implementation has none).
+      const spec = createServiceImplSpec(service, implementation);
       for (const method of service.methods) {
-        const impl = (implementation as Record<string, unknown>)[method.localName];
-        router.rpc(
-          method,
-          (typeof impl === "function" ? impl.bind(implementation) : unimplemented(method)) as never,
-          { ...serviceOptions, readMaxBytes: limit(method) },
-        );
+        const impl = spec.methods[method.localName]?.impl;
+        router.rpc(method, impl as never, { ...serviceOptions, readMaxBytes: limit(method) });
       }
       return limited;
     },
   };
   return limited;
-}
-
-function unimplemented(method: DescMethod) {
-  return () => {
-    throw new ConnectError(`${method.parent.typeName}.${method.name} is not implemented`, Code.Unimplemented);
-  };
 }
 
 /**
