@@ -25,24 +25,17 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
     const firm = requestFirmId(request);
     const method = `${request.service.typeName}/${request.method.name}`;
     // Connect's Code enum has no OK; gRPC's name for success is used.
-    const observe = (code: string) => {
-      const seconds = (performance.now() - started) / 1000;
-      metrics.observeCall(method, code, seconds);
-      logger.info(
-        {
-          method,
-          code,
-          durationMs: Math.round(seconds * 10_000) / 10,
-          // Unvalidated input: cut to the longest valid firm id, so a huge one cannot bloat every log line.
-          firm: firm?.slice(0, MAX_LENGTH.firmId),
-          principal: request.contextValues.get(principalKey)?.name,
-          peer: request.contextValues.get(peerKey),
-          requestId,
-          protocol: request.requestMethod === "GET" ? "connect-get" : request.header.get("content-type"),
-        },
-        "call",
-      );
-    };
+    const observe = (code: string) =>
+      observeCall(logger, metrics, {
+        method,
+        code,
+        started,
+        firm,
+        principal: request.contextValues.get(principalKey)?.name,
+        peer: request.contextValues.get(peerKey),
+        requestId,
+        protocol: request.requestMethod === "GET" ? "connect-get" : request.header.get("content-type"),
+      });
     try {
       const response = await next(request);
       response.header.set(REQUEST_ID, requestId);
@@ -77,22 +70,47 @@ export function logRefusedCall(logger: Logger, metrics: Metrics) {
   return (method: DescMethod, error: ConnectError, request: UniversalServerRequest): void => {
     const values = request.contextValues;
     const started = values?.get(receivedAtKey) ?? performance.now();
-    const seconds = (performance.now() - started) / 1000;
-    const name = `${method.parent.typeName}/${method.name}`;
-    const code = codeName(error.code);
     const requestId = requestIdOf(request.header);
     error.metadata.set(REQUEST_ID, requestId);
-    metrics.observeCall(name, code, seconds);
-    logger.info(
-      {
-        method: name,
-        code,
-        durationMs: Math.round(seconds * 10_000) / 10,
-        peer: values?.get(peerKey),
-        requestId,
-        protocol: request.header.get("content-type"),
-      },
-      "call",
-    );
+    observeCall(logger, metrics, {
+      method: `${method.parent.typeName}/${method.name}`,
+      code: codeName(error.code),
+      started,
+      peer: values?.get(peerKey),
+      requestId,
+      protocol: request.header.get("content-type"),
+    });
   };
+}
+
+/** One finished call, as the log line and the metrics record it; absent fields are left out of the line. */
+interface CallRecord {
+  readonly method: string;
+  readonly code: string;
+  /** performance.now() at the request's arrival. */
+  readonly started: number;
+  readonly firm?: string | undefined;
+  readonly principal?: string | undefined;
+  readonly peer?: string | undefined;
+  readonly requestId: string;
+  readonly protocol: string | null;
+}
+
+function observeCall(logger: Logger, metrics: Metrics, call: CallRecord): void {
+  const seconds = (performance.now() - call.started) / 1000;
+  metrics.observeCall(call.method, call.code, seconds);
+  logger.info(
+    {
+      method: call.method,
+      code: call.code,
+      durationMs: Math.round(seconds * 10_000) / 10,
+      // Unvalidated input: cut to the longest valid firm id, so a huge one cannot bloat every log line.
+      firm: call.firm?.slice(0, MAX_LENGTH.firmId),
+      principal: call.principal,
+      peer: call.peer,
+      requestId: call.requestId,
+      protocol: call.protocol,
+    },
+    "call",
+  );
 }
