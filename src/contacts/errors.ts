@@ -80,3 +80,9 @@ export class OverloadedError extends UnavailableError {
     this.name = "OverloadedError";
   }
 }
+
+/** A call that waited DB_QUEUE_TIMEOUT_MS for a database connection in vain; nothing was read or written. */
+export const waitedTooLong = (timeoutMs: number): OverloadedError =>
+  new OverloadedError(
+    `no database connection was free within ${timeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
+  );

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
-import { OverloadedError } from "../contacts/errors.js";
+import { waitedTooLong } from "../contacts/errors.js";
 import { commitTrips } from "./commit-trips.js";
 import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
@@ -65,9 +65,7 @@ export async function runPipelined<T>(
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
     signal?.throwIfAborted();
-    throw new OverloadedError(
-      `no database connection was free within ${queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
-    );
+    throw waitedTooLong(queueTimeoutMs);
   }
   let begun = false;
   let firm: string | undefined;

@@ -1,5 +1,5 @@
 import type { Actor } from "../contacts/actor.js";
-import { OverloadedError } from "../contacts/errors.js";
+import { OverloadedError, waitedTooLong } from "../contacts/errors.js";
 import type { UseCase } from "./contact-service.js";
 
 /** A firm has as many calls using or waiting for the database as it may; nothing was read or written. */
@@ -149,10 +149,6 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
     new OverloadedError(
       `${waiting} calls already wait for the database (DB_QUEUE_LIMIT): the service is overloaded; retry the call with backoff`,
     );
-  const waitedTooLong = () =>
-    new OverloadedError(
-      `no database connection was free within ${limits.queueTimeoutMs} ms (DB_QUEUE_TIMEOUT_MS): the service is overloaded; retry the call with backoff`,
-    );
   const enqueue = (waiter: Waiter) => {
     const queue = queues.get(waiter.firm);
     if (queue) queue.push(waiter);
@@ -174,7 +170,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
       const timer = setTimeout(() => {
         if (!withdraw(waiter)) return;
         signal?.removeEventListener("abort", onAbort);
-        reject(waitedTooLong());
+        reject(waitedTooLong(limits.queueTimeoutMs));
       }, limits.queueTimeoutMs);
       const onAbort = () => {
         if (!withdraw(waiter)) return;
@@ -233,7 +229,7 @@ export function limitFirms<T extends { readonly [K in keyof T]: UseCase<never, u
         request,
         signal,
         // Each call waits at most queueTimeoutMs from its own arrival, as it would alone.
-        timer: setTimeout(() => leave(waitedTooLong()), limits.queueTimeoutMs),
+        timer: setTimeout(() => leave(waitedTooLong(limits.queueTimeoutMs)), limits.queueTimeoutMs),
         settle: (result) => {
           if (settled) return;
           settled = true;
