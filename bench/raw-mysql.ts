@@ -106,12 +106,13 @@ async function rollback(connection: PoolConnection): Promise<void> {
  * A mysql2 pool on the database of `url` for the raw reference and the seeding: UTC datetimes like the service,
  * and READ COMMITTED set once per connection (the service sets it before every transaction).
  */
-export function createRawPool(url: string, connectionLimit: number): Pool {
+export function createRawPool(url: string, connectionLimit: number, multipleStatements = false): Pool {
   const { credentials, database } = parseDatabaseUrl(url);
   const pool = createPool({
     ...credentials,
     database,
     connectionLimit,
+    multipleStatements,
     timezone: "Z",
     enableKeepAlive: true,
   });
