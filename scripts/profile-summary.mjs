@@ -45,7 +45,9 @@ for (const node of profile.nodes) {
 const idle = byPlace.get("(idle)") ?? 0;
 const busy = total - idle;
 const pct = (us) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
-console.log(`profile: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (shares below)`);
+console.log(
+  `profile: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (shares below)`,
+);
 console.log("\nself time by place:");
 for (const [place, us] of [...byPlace].sort((a, b) => b[1] - a[1])) {
   if (place !== "(idle)" && us / busy >= 0.005) console.log(`  ${pct(us)}  ${place}`);
