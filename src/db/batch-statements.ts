@@ -42,43 +42,46 @@ export function selectByKeys(columns: string, firmId: string, keys: BatchKeys): 
 }
 
 /**
- * A batch's writes as statements, in two parts (see PipelinedTransaction and firm-clock.ts for the lock order):
- * - `claims`, the heavy part, sent before the firm's clock ticks: multi-row INSERTs of the new contacts (claiming
- *   their keys, with a provisional time), and for the updated ones (rows the batch holds locked) one UPDATE per
- *   group of contacts that changed the same columns, setting each row's value with CASE on the primary key;
- * - `stamps`, sent after the tick: one UPDATE per kind setting the tick as create and update time (new contacts)
- *   or update time (changed ones), by id.
+ * A batch's writes as statements, in the two forms of PipelinedTransaction.claimKeys (see firm-clock.ts for
+ * the lock order):
+ * - `stamped`, sent after the firm's clock ticks: multi-row INSERTs of the new contacts with the tick as their
+ *   times, and for the updated ones (rows the batch holds locked) one UPDATE per group of contacts that changed
+ *   the same columns, setting each row's value with CASE on the primary key, and the tick as update time;
+ * - for a batch too large for one round trip, `claims`, the same statements with a provisional time, sent before
+ *   the tick, and `stamps`, sent after it: one UPDATE per kind setting the tick as create and update time (new
+ *   contacts) or update time (changed ones), by id.
  * Never INSERT ... ON DUPLICATE KEY UPDATE: with two unique keys it may update the wrong row.
  */
 export function writeStatements(
   properties: readonly (keyof Contact)[],
   writes: BatchWrites,
-): { claims: Statement[]; stamps: Statement[] } {
-  const statements: Statement[] = [];
+): { claims: Statement[]; stamps: Statement[]; stamped: Statement[] } {
   const columns = properties.map((property) => columnOf(property)).join(", ");
-  const stamped = (p: keyof Contact) => p === "createTime" || p === "updateTime";
-  const row = `(${properties.map((p) => (stamped(p) ? "UTC_TIMESTAMP(3)" : "?")).join(", ")}, ?)`;
-  const values = properties.filter((p) => !stamped(p));
+  const isTime = (p: keyof Contact) => p === "createTime" || p === "updateTime";
+  const values = properties.filter((p) => !isTime(p));
   const insertSize = (contact: Contact) =>
     values.reduce((n, p) => n + paramBytes(contact[p]), paramBytes(emailKeyColumnValue(contact.email)));
-  for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
-    statements.push({
+  const inserts = chunks(writes.inserts, INSERT_ROWS, insertSize);
+  const insertsWith = (time: string) => {
+    const row = `(${properties.map((p) => (isTime(p) ? time : "?")).join(", ")}, ?)`;
+    return inserts.map((chunk) => ({
       sql: `INSERT INTO contacts (${columns}, email_key) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
       params: chunk.flatMap((contact) => [
         ...values.map((property) => contact[property]),
         emailKeyColumnValue(contact.email),
       ]),
-    });
-  }
+    }));
+  };
   const groups = new Map<string, ContactChange[]>();
   for (const change of writes.updates) {
     const key = change.changed.join(",");
     groups.set(key, [...(groups.get(key) ?? []), change]);
   }
+  const updates: ContactChange[][] = [];
   for (const group of groups.values()) {
     const size = ({ contact, changed }: ContactChange) =>
       changed.reduce((n, p) => n + paramBytes(contact[p]), 0);
-    for (const chunk of chunks(group, UPDATE_ROWS, size)) statements.push(updateStatement(chunk));
+    updates.push(...chunks(group, UPDATE_ROWS, size));
   }
   const stamps: Statement[] = [];
   const firmId = (writes.inserts[0] ?? writes.updates[0]?.contact)?.firmId ?? "";
@@ -97,10 +100,17 @@ export function writeStatements(
     `update_time = ${TICK}`,
     writes.updates.map((u) => u.contact.id),
   );
-  return { claims: statements, stamps };
+  return {
+    claims: [...insertsWith("UTC_TIMESTAMP(3)"), ...updates.map((chunk) => updateStatement(chunk, ""))],
+    stamps,
+    stamped: [
+      ...insertsWith(TICK),
+      ...updates.map((chunk) => updateStatement(chunk, `, update_time = ${TICK}`)),
+    ],
+  };
 }
 
-function updateStatement(changes: readonly ContactChange[]): Statement {
+function updateStatement(changes: readonly ContactChange[], stamp: string): Statement {
   const first = changes[0] as ContactChange;
   const firmId = first.contact.firmId;
   const whens = changes.map(() => "WHEN ? THEN ?").join(" ");
@@ -112,7 +122,7 @@ function updateStatement(changes: readonly ContactChange[]): Statement {
   params.push(firmId, ...changes.map(({ contact }) => contact.id));
   // Scoped by firm like every statement, so that a shard keyed by firm can route it.
   return {
-    sql: `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
+    sql: `UPDATE contacts SET ${sets}${stamp} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
     params,
   };
 }

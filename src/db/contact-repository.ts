@@ -3,7 +3,7 @@ import type { Contact, ListedContact, UpsertInput } from "../contacts/contact.js
 import type { ContactStore, PageQuery } from "../contacts/contact-store.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
 import type { UpdatableField } from "../contacts/update-mask.js";
-import { roundTrips, selectByKeys, writeStatements } from "./batch-statements.js";
+import { roundTrips, type Statement, selectByKeys, writeStatements } from "./batch-statements.js";
 import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
 import {
@@ -46,12 +46,16 @@ const ASSIGNED = (table: string) =>
   `FROM contact_assignments a WHERE a.contact_id = ${table}.id) AS assignments`;
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
-// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row is inserted
-// before the tick (it claims unique keys, see PipelinedTransaction.claim) with a provisional time, and stamped
-// after it. email_key is written with every insert and email change and never read back: it is emailKey(email).
-const INSERT = `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
-  p === "createTime" || p === "updateTime" ? "UTC_TIMESTAMP(3)" : "?",
-).join(", ")}, ?)`;
+// Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row claims unique
+// keys: it is inserted with the tick under the clock, or, in a transaction too large for one round trip, before the
+// tick with a provisional time and stamped after it (PipelinedTransaction.claimKeys). email_key is written with
+// every insert and email change and never read back: it is emailKey(email).
+const insertWith = (time: string) =>
+  `INSERT INTO contacts (${COLUMNS.join(", ")}, email_key) VALUES (${PROPERTIES.map((p) =>
+    p === "createTime" || p === "updateTime" ? time : "?",
+  ).join(", ")}, ?)`;
+const INSERT = insertWith("UTC_TIMESTAMP(3)");
+const INSERT_STAMPED = insertWith(TICK);
 const STAMP_CREATED = `UPDATE contacts SET create_time = ${TICK}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
 const STAMP_UPDATED = `UPDATE contacts SET update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
 // Fields whose change claims a unique key of the firm.
@@ -128,11 +132,12 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     findByTrackingId: (firmId, trackingId) => findOne(BY_TRACKING_ID, firmId, trackingId, false),
 
     async insert(contact: Contact) {
-      tx.claim(contact.firmId, INSERT, [
-        ...INSERT_PARAMS.map((property) => contact[property]),
-        BY_EMAIL.value(contact.email),
-      ]);
-      tx.write(contact.firmId, STAMP_CREATED, [contact.firmId, contact.id]);
+      const params = [...INSERT_PARAMS.map((property) => contact[property]), BY_EMAIL.value(contact.email)];
+      tx.claimKeys(contact.firmId, {
+        stamped: [[INSERT_STAMPED, params]],
+        early: [[INSERT, params]],
+        stamps: [[STAMP_CREATED, [contact.firmId, contact.id]]],
+      });
     },
 
     async update(contact: Contact, changed: readonly UpdatableField[]) {
@@ -148,11 +153,16 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
       const key = [contact.firmId, contact.id];
       if (changed.some((field) => KEY_FIELDS.has(field))) {
-        tx.claim(contact.firmId, `UPDATE contacts SET ${sets} WHERE firm_id = ? AND id = ?`, [
-          ...values,
-          ...key,
-        ]);
-        tx.write(contact.firmId, STAMP_UPDATED, key);
+        tx.claimKeys(contact.firmId, {
+          stamped: [
+            [
+              `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
+              [...values, ...key],
+            ],
+          ],
+          early: [[`UPDATE contacts SET ${sets} WHERE firm_id = ? AND id = ?`, [...values, ...key]]],
+          stamps: [[STAMP_UPDATED, key]],
+        });
       } else {
         // Only this transaction's locked row: safe to write while holding the clock, in one statement.
         tx.write(
@@ -221,8 +231,15 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     async writeBatch(firmId, writes) {
-      const { claims, stamps } = writeStatements(PROPERTIES, writes);
+      const { claims, stamps, stamped } = writeStatements(PROPERTIES, writes);
+      if (stamped.length === 0) return; // nothing changed: the firm's clock must not tick
       const trips = roundTrips(claims);
+      if (trips.length === 1) {
+        const queued = (statements: Statement[]) =>
+          statements.map(({ sql, params }) => [sql, params] as const);
+        tx.claimKeys(firmId, { stamped: queued(stamped), early: queued(claims), stamps: queued(stamps) });
+        return;
+      }
       // All but the last round trip go before the commit, only when the rows would not fit one packet.
       for (const [i, trip] of trips.entries()) {
         for (const statement of trip) tx.claim(firmId, statement.sql, statement.params);

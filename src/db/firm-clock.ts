@@ -11,9 +11,12 @@
  * than 1000 commits a second the clock runs ahead of wall time, which is harmless. Milliseconds end to end: the
  * time the client sees is exactly the stored one.
  *
- * Lock order: a transaction locks contact rows (its reads, then the statements that claim unique keys: inserts,
- * email or tracking id changes) before the clock, never after; while it holds the clock it only touches rows it
- * already holds. So a transaction never waits on a row while holding the clock another one waits for.
+ * Lock order: a transaction locks the contact rows it reads before the clock; under the clock it writes them, and
+ * claims its unique keys (inserts, email or tracking id changes) in the statements that stamp them with the tick.
+ * Every such claim is made under the clock, so none waits on another's uncommitted key. The exception is a
+ * transaction too large for one round trip (a big batch): it claims its keys before the clock and stamps them
+ * after. A write under the clock that meets one of its keys, or a row committed after its own read and locked by a
+ * reader, can close a cycle with the clock: InnoDB detects the deadlock and the transaction is retried.
  */
 
 /** How a deferred write refers to its transaction's tick: a session variable set in the same round trip. */

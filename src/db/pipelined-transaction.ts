@@ -29,9 +29,21 @@ export interface PipelinedTransaction {
    * Queues one statement that writes a unique key (an insert, an email or tracking id change), sent with COMMIT
    * before the firm's clock ticks: it may wait on another transaction's lock on that key, and must not do so
    * while holding the clock (that transaction may be waiting for the clock: a deadlock). It cannot use TICK; a
-   * `write` stamps its rows afterwards. An error it raises (a duplicate key) surfaces from the transaction.
+   * `write` stamps its rows afterwards. An error it raises (a duplicate key) surfaces from the transaction. Only
+   * for a transaction too large for one round trip (see flush); the others use claimKeys.
    */
   claim(firmId: string, sql: string, params: Params): void;
+  /**
+   * Queues writes that claim unique keys, in two equivalent forms. `stamped` writes the rows with TICK in one go
+   * and is sent right after the tick: used when the whole commit fits one round trip and nothing was flushed,
+   * which is every single-contact write. Otherwise `early` goes as claims before the tick and `stamps` after it,
+   * the lock order of `claim`. A key written under the clock waits only if another transaction locks it while
+   * not holding the clock: a batch that claimed early, or a reader that locked a row committed after this
+   * transaction's own read. Such a rare wait can close a cycle with the clock; InnoDB detects it, rolls one back,
+   * and that one is retried. Stamping after the insert rewrote each new row and its update-time index entry, which
+   * `npm run bench:db-steps` shows costs more database CPU than those rare retries.
+   */
+  claimKeys(firmId: string, forms: KeyClaims): void;
   /**
    * Sends the claims queued so far in a round trip of their own, instead of with COMMIT: for a transaction whose
    * rows would not fit one packet. Claims never wait on the clock, so they may go before it in any number of
@@ -44,6 +56,13 @@ export interface PipelinedTransaction {
    * data, since a record alone never ticks the firm's clock.
    */
   record(sql: string, params: Params): void;
+}
+
+/** The two forms of the writes that claim unique keys (see PipelinedTransaction.claimKeys). */
+export interface KeyClaims {
+  readonly stamped: readonly (readonly [string, Params])[];
+  readonly early: readonly (readonly [string, Params])[];
+  readonly stamps: readonly (readonly [string, Params])[];
 }
 
 /**
@@ -70,6 +89,8 @@ export async function runPipelined<T>(
   let begun = false;
   let firm: string | undefined;
   const claims: [string, Params][] = [];
+  const keyClaims: KeyClaims[] = [];
+  let flushed = false;
   const deferred: [string, Params][] = [];
   const records: [string, Params][] = [];
   const ownFirm = (firmId: string) => {
@@ -110,10 +131,15 @@ export async function runPipelined<T>(
         ownFirm(firmId);
         claims.push([sql, params]);
       },
+      claimKeys(firmId, forms) {
+        ownFirm(firmId);
+        keyClaims.push(forms);
+      },
       async flush() {
         if (dryRun) claims.length = 0; // a dry run sends no claim; dropped so it stays one transaction's memory
         if (claims.length === 0) return;
         const statements = claims.splice(0);
+        flushed = true;
         await send(
           statements.map(([sql]) => sql),
           statements.flatMap(([, params]) => params),
@@ -137,10 +163,28 @@ export async function runPipelined<T>(
       const [[row]] = (await send([peekTick(firm)[0], "ROLLBACK"], peekTick(firm)[1])) as [{ tick: Date }[]];
       return { value, tick: checkedTick(row) };
     }
-    // Lock order, the same in every transaction: a request id row (its first statement), contact rows (read phase,
-    // then claims), then the firm's clock.
+    // Lock order: a request id row (its first statement), contact rows (read phase), the firm's clock, then the
+    // keys claimed under it; a transaction too large for one round trip claims its keys before the clock instead.
     // One round trip, unless the statements would not fit one packet (commit-trips.ts).
-    const trips = commitTrips(claims, takeTick(firm), [...deferred, ...records], readTick(firm));
+    const tick = takeTick(firm);
+    const stampedTrips =
+      claims.length === 0 && !flushed
+        ? commitTrips(
+            [],
+            tick,
+            [...keyClaims.flatMap((k) => k.stamped), ...deferred, ...records],
+            readTick(firm),
+          )
+        : [];
+    const trips =
+      stampedTrips.length === 1
+        ? stampedTrips
+        : commitTrips(
+            [...claims, ...keyClaims.flatMap((k) => k.early)],
+            tick,
+            [...keyClaims.flatMap((k) => k.stamps), ...deferred, ...records],
+            readTick(firm),
+          );
     let results: unknown[] = [];
     for (const [i, statements] of trips.entries()) {
       const last = i === trips.length - 1;

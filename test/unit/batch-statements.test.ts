@@ -87,6 +87,27 @@ describe("batch statements", () => {
     ]);
   });
 
+  it("has a stamped form: the same writes with the tick in place of the provisional time, and no stamps", () => {
+    const writes = {
+      inserts: [contact(1), contact(2)],
+      updates: [{ contact: contact(3), changed: ["city"] as const }],
+    };
+    const { claims, stamped } = writeStatements(PROPERTIES, writes);
+    expect(stamped).toHaveLength(claims.length);
+    expect(stamped[0]?.sql).toBe(claims[0]?.sql.replaceAll("UTC_TIMESTAMP(3)", "@contacts_tick"));
+    expect(stamped[0]?.sql).not.toContain("UTC_TIMESTAMP");
+    expect(stamped[0]?.params).toEqual(claims[0]?.params);
+    expect(stamped[1]).toEqual({
+      sql: "UPDATE contacts SET city = CASE id WHEN ? THEN ? END, update_time = @contacts_tick WHERE firm_id = ? AND id IN (?)",
+      params: claims[1]?.params,
+    });
+    expect(writeStatements(PROPERTIES, { inserts: [], updates: [] })).toEqual({
+      claims: [],
+      stamps: [],
+      stamped: [],
+    });
+  });
+
   it("keeps every round trip within the packet budget for 1000 contacts of maximum length in 4-byte characters", () => {
     const wide = "😀";
     const inserts = Array.from({ length: 500 }, (_, i) => contact(i, wide));
