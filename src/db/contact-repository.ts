@@ -12,6 +12,7 @@ import {
   recordStatements,
   toRecordedChange,
 } from "./history-statements.js";
+import { ASSIGNMENTS_OF } from "./migrations/0006-assignments-column.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 import { requestOutcomes } from "./request-outcomes.js";
 
@@ -39,12 +40,10 @@ const KIND_SEPARATOR = "\t";
 const KIND_OF_VALUE: ReadonlyMap<string, AssignmentKind> = new Map(
   ASSIGNMENT_KINDS.map((kind) => [KIND_VALUE[kind], kind]),
 );
-// The contact's assignments, read in the statement that reads the contact, so no call pays a round trip more:
-// one subquery for every kind (one per kind cost the database a second index lookup per row read).
-const ASSIGNED = (table: string) =>
-  `(SELECT GROUP_CONCAT(a.kind, '\\t', a.ref_id ORDER BY a.kind, a.ref_id SEPARATOR '\\n') ` +
-  `FROM contact_assignments a WHERE a.contact_id = ${table}.id) AS assignments`;
-const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, ${ASSIGNED("c")}`;
+// The contact's assignments come with it from its own row (contacts.assignments, migration 0006), which every
+// change of its assignments rewrites from contact_assignments in the same transaction.
+const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, c.assignments`;
+const REFRESH_ASSIGNMENTS = `UPDATE contacts SET assignments = (SELECT ${ASSIGNMENTS_OF("a")} FROM contact_assignments a WHERE a.contact_id = ?), update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
 // Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row claims unique
 // keys: it is inserted with the tick under the clock, or, in a transaction too large for one round trip, before the
@@ -199,7 +198,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
           );
         }
       }
-      tx.write(contact.firmId, STAMP_UPDATED, [contact.firmId, contact.id]);
+      tx.write(contact.firmId, REFRESH_ASSIGNMENTS, [contact.id, contact.firmId, contact.id]);
     },
 
     async listPage(query: PageQuery) {

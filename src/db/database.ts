@@ -43,8 +43,9 @@ const SESSION_SETUP = [
   "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
   "SET SESSION innodb_lock_wait_timeout = 5",
-  // A contact's assignments are read with GROUP_CONCAT; the default 1024 bytes would cut them short. 1000 ids per
-  // kind, of at most 64 characters (4 bytes each), with their kinds and separators fit in 1 MiB.
+  // A contact's assignments are gathered with GROUP_CONCAT into contacts.assignments (migration 0006); the default
+  // 1024 bytes would cut them short. 1000 ids per kind, of at most 64 characters (4 bytes each), with their kinds
+  // and separators fit in 1 MiB.
   "SET SESSION group_concat_max_len = 1048576",
 ];
 

@@ -116,9 +116,15 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         // Migration 0003's, for ListContacts.
         ix_contacts_firm_update_time: "plain(firm_id,update_time,id)",
       });
-      expect(await columns(db)).toEqual({ ...oldColumns, email_key: "varbinary(1016) NOT NULL" });
+      expect(await columns(db)).toEqual({
+        ...oldColumns,
+        email_key: "varbinary(1016) NOT NULL",
+        // Migration 0006's copy of the assignments.
+        assignments: "mediumtext NULL utf8mb4_bin",
+      });
       const after = await allRows(db);
-      expect(after.map(({ email_key: _, ...rest }) => rest)).toEqual(before);
+      expect(after.map((row) => row.assignments)).toEqual(before.map(() => null));
+      expect(after.map(({ email_key: _, assignments: __, ...rest }) => rest)).toEqual(before);
       const keyOf = new Map(
         after.map((row) => [`${row.firm_id} ${row.email}`, (row.email_key as Buffer).toString()]),
       );

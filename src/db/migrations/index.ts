@@ -3,6 +3,14 @@ import { AddEmailKey } from "./0002-add-email-key.js";
 import { ContactApi } from "./0003-contact-api.js";
 import { ContactChanges } from "./0004-contact-changes.js";
 import { RequestIds } from "./0005-request-ids.js";
+import { AssignmentsColumn } from "./0006-assignments-column.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
-export const MIGRATIONS = [CreateContacts, AddEmailKey, ContactApi, ContactChanges, RequestIds];
+export const MIGRATIONS = [
+  CreateContacts,
+  AddEmailKey,
+  ContactApi,
+  ContactChanges,
+  RequestIds,
+  AssignmentsColumn,
+];
