@@ -1,9 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Contact } from "../../gen/contacts/v1/contact_pb.js";
 import { type BatchUpsertContactsResult, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import {
   type BatchClient,
@@ -13,7 +11,7 @@ import {
   itemError,
 } from "../support/batch-clients.js";
 import { connectJsonH1, failure, grpcJsClient } from "../support/clients.js";
-import { closeSqlPool, sql, storedContacts, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, storedContacts, uniqueFirm } from "../support/database.js";
 
 // BatchUpsertContacts as issue 8 describes it, over real clients, checked against what the database holds.
 
@@ -338,8 +336,7 @@ describe("the caller's deadline applies to a batch", () => {
         firmId,
         requests: [{ trackingId: "T1", email: "d@example.com", firstName: "Before", lastName: "L" }],
       });
-      const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
-      const blocker = await createConnection({ ...credentials, database });
+      const blocker = await openTestConnection();
       try {
         await blocker.beginTransaction();
         await blocker.query("SELECT id FROM contacts WHERE firm_id = ? FOR UPDATE", [firmId]);

@@ -1,12 +1,10 @@
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertContactRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, storedContacts, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, storedContacts, uniqueFirm } from "../support/database.js";
 
 let app: TestApp;
 let client: UpsertClient;
@@ -22,8 +20,7 @@ afterAll(async () => {
 
 /** Holds the row locks of a firm's contacts from another connection while `during` runs, as a slow writer would. */
 async function whileLocked<T>(firmId: string, during: () => Promise<T>): Promise<T> {
-  const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
-  const blocker = await createConnection({ ...credentials, database });
+  const blocker = await openTestConnection();
   try {
     await blocker.beginTransaction();
     await blocker.query("SELECT id FROM contacts WHERE firm_id = ? FOR UPDATE", [firmId]);

@@ -1,10 +1,8 @@
-import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { grpcJsClient, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, uniqueFirm } from "../support/database.js";
 
 // A write that fits one round trip claims its unique keys under the firm's clock, in the statement that stamps the
 // row with the tick (PipelinedTransaction.claimKeys): a create waiting for the clock holds no key yet, and its
@@ -22,11 +20,6 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-const connect = () => {
-  const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
-  return createConnection({ ...credentials, database, timezone: "Z" });
-};
-
 describe("a create that waits for the firm's clock", () => {
   it("holds none of its keys while it waits, then stores the row with the tick it answers", async () => {
     const firmId = uniqueFirm("under-clock");
@@ -37,8 +30,8 @@ describe("a create that waits for the firm's clock", () => {
       firstName: "O",
       lastName: "L",
     });
-    const clock = await connect();
-    const probe = await connect();
+    const clock = await openTestConnection();
+    const probe = await openTestConnection();
     try {
       await clock.beginTransaction();
       await clock.query("SELECT last_time FROM firm_clocks WHERE firm_id = ? FOR UPDATE", [firmId]);

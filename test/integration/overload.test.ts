@@ -1,13 +1,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createConnection } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp } from "../support/app.js";
 import { connectJsonH1, failure, grpcJsClient, type UpsertInit } from "../support/clients.js";
-import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, uniqueFirm } from "../support/database.js";
 import { spawnServer } from "../support/server-process.js";
 
 afterAll(async () => {
@@ -86,10 +84,7 @@ describe("when every database connection is held", () => {
   it("sheds waiting calls with UNAVAILABLE after DB_QUEUE_TIMEOUT_MS, long before their deadline, writing nothing", async () => {
     const app = await startTestApp({ DB_POOL_SIZE: "2", DB_QUEUE_TIMEOUT_MS: "300", DB_QUEUE_LIMIT: "4" });
     const client = connectJsonH1(app.url);
-    const locker = await createConnection({
-      ...parseDatabaseUrl(TEST_DATABASE_URL).credentials,
-      database: parseDatabaseUrl(TEST_DATABASE_URL).database,
-    });
+    const locker = await openTestConnection();
     try {
       const firmId = uniqueFirm("shed");
       const create = (key: string): UpsertInit => ({

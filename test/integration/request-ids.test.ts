@@ -1,14 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { purgeRequestOutcomeBatch } from "../../src/db/request-outcomes.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { type BatchClient, clientPairs, closeClientPairs, itemError } from "../support/batch-clients.js";
 import { failure, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, uniqueFirm } from "../support/database.js";
 
 // request_id: the first outcome of an id is kept per firm; a retry with the same request gets it again and
 // writes nothing; concurrent duplicates never write twice.
@@ -79,8 +77,7 @@ describe.each([0, 1])("request_id on UpsertContact (client %i)", (index) => {
     const firmId = uniqueFirm();
     await client().upsert({ firmId, ...ANN, trackingId: "T-0", email: "zed@example.com" }); // the firm's clock row
     // Hold the firm's clock: the call's commit round trip waits on it past the client's deadline, then commits.
-    const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
-    const holder = await createConnection({ ...credentials, database });
+    const holder = await openTestConnection();
     try {
       await holder.query("START TRANSACTION");
       await holder.query("SELECT last_time FROM firm_clocks WHERE firm_id = ? FOR UPDATE", [firmId]);

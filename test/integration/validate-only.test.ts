@@ -1,12 +1,10 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchKey, UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
-import { parseDatabaseUrl } from "../../src/db/database.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { type BatchClient, clientPairs, closeClientPairs, itemError } from "../support/batch-clients.js";
 import { failure, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, sql, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, uniqueFirm } from "../support/database.js";
 
 // validate_only: the call reads, matches and checks conflicts as a real one, answers what it would do, and
 // leaves the database exactly as it was: rows, their times, the firm's clock.
@@ -101,8 +99,7 @@ describe.each([0, 1])("validate_only on UpsertContact (client %i)", (index) => {
   it("reads with the real call's locks: a preview waits for a transaction holding the contact", async () => {
     const firmId = uniqueFirm();
     await client().upsert({ firmId, ...ANN });
-    const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
-    const holder = await createConnection({ ...credentials, database });
+    const holder = await openTestConnection();
     try {
       await holder.query("START TRANSACTION");
       await holder.query("SELECT id FROM contacts WHERE firm_id = ? FOR UPDATE", [firmId]);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createPool, type Pool } from "mysql2/promise";
+import { type Connection, createConnection, createPool, type Pool } from "mysql2/promise";
 import { parseDatabaseUrl } from "../../src/db/database.js";
 
 /** The database the tests use: TEST_DATABASE_URL, or a `contacts_test` database on the local server. */
@@ -11,6 +11,15 @@ export function uniqueFirm(label = "t"): string {
 }
 
 let pool: Pool | undefined;
+
+/**
+ * A connection of the test's own to the test database, times in UTC like `sql`: for holding locks in a
+ * transaction while the service works, as another writer would. The caller ends it.
+ */
+export function openTestConnection(): Promise<Connection> {
+  const { credentials, database } = parseDatabaseUrl(TEST_DATABASE_URL);
+  return createConnection({ ...credentials, database, timezone: "Z" });
+}
 
 /** Reads the database directly, bypassing the service, to check what was really stored. */
 export async function sql<T = Record<string, unknown>>(
