@@ -59,29 +59,44 @@ export function writeStatements(
   const columns = properties.map((property) => columnOf(property)).join(", ");
   const isTime = (p: keyof Contact) => p === "createTime" || p === "updateTime";
   const values = properties.filter((p) => !isTime(p));
+  const claims: Statement[] = [];
+  const stamped: Statement[] = [];
+  // The two forms of a write share its parameters: only the time it writes differs (null: a provisional one).
+  const both = (sql: (tick: string | null) => string, params: readonly unknown[]) => {
+    claims.push({ sql: sql(null), params });
+    stamped.push({ sql: sql(TICK), params });
+  };
+  const row = (time: string) => `(${properties.map((p) => (isTime(p) ? time : "?")).join(", ")}, ?)`;
+  const rows = { provisional: row("UTC_TIMESTAMP(3)"), stamped: row(TICK) };
   const insertSize = (contact: Contact) =>
     values.reduce((n, p) => n + paramBytes(contact[p]), paramBytes(emailKeyColumnValue(contact.email)));
-  const inserts = chunks(writes.inserts, INSERT_ROWS, insertSize);
-  const insertsWith = (time: string) => {
-    const row = `(${properties.map((p) => (isTime(p) ? time : "?")).join(", ")}, ?)`;
-    return inserts.map((chunk) => ({
-      sql: `INSERT INTO contacts (${columns}, email_key) VALUES ${Array(chunk.length).fill(row).join(", ")}`,
-      params: chunk.flatMap((contact) => [
+  for (const chunk of chunks(writes.inserts, INSERT_ROWS, insertSize)) {
+    both(
+      (tick) =>
+        `INSERT INTO contacts (${columns}, email_key) VALUES ${Array(chunk.length)
+          .fill(tick === null ? rows.provisional : rows.stamped)
+          .join(", ")}`,
+      chunk.flatMap((contact) => [
         ...values.map((property) => contact[property]),
         emailKeyColumnValue(contact.email),
       ]),
-    }));
-  };
+    );
+  }
   const groups = new Map<string, ContactChange[]>();
   for (const change of writes.updates) {
     const key = change.changed.join(",");
     groups.set(key, [...(groups.get(key) ?? []), change]);
   }
-  const updates: ContactChange[][] = [];
   for (const group of groups.values()) {
     const size = ({ contact, changed }: ContactChange) =>
       changed.reduce((n, p) => n + paramBytes(contact[p]), 0);
-    updates.push(...chunks(group, UPDATE_ROWS, size));
+    for (const chunk of chunks(group, UPDATE_ROWS, size)) {
+      const { sets, where, params } = updateParts(chunk);
+      both(
+        (tick) => `UPDATE contacts SET ${sets}${tick === null ? "" : `, update_time = ${tick}`} ${where}`,
+        params,
+      );
+    }
   }
   const stamps: Statement[] = [];
   const firmId = (writes.inserts[0] ?? writes.updates[0]?.contact)?.firmId ?? "";
@@ -100,17 +115,11 @@ export function writeStatements(
     `update_time = ${TICK}`,
     writes.updates.map((u) => u.contact.id),
   );
-  return {
-    claims: [...insertsWith("UTC_TIMESTAMP(3)"), ...updates.map((chunk) => updateStatement(chunk, ""))],
-    stamps,
-    stamped: [
-      ...insertsWith(TICK),
-      ...updates.map((chunk) => updateStatement(chunk, `, update_time = ${TICK}`)),
-    ],
-  };
+  return { claims, stamps, stamped };
 }
 
-function updateStatement(changes: readonly ContactChange[], stamp: string): Statement {
+/** An UPDATE ... CASE of contacts that changed the same columns: its SET list, WHERE clause and parameters. */
+function updateParts(changes: readonly ContactChange[]): { sets: string; where: string; params: unknown[] } {
   const first = changes[0] as ContactChange;
   const firmId = first.contact.firmId;
   const whens = changes.map(() => "WHEN ? THEN ?").join(" ");
@@ -121,10 +130,7 @@ function updateStatement(changes: readonly ContactChange[], stamp: string): Stat
   }
   params.push(firmId, ...changes.map(({ contact }) => contact.id));
   // Scoped by firm like every statement, so that a shard keyed by firm can route it.
-  return {
-    sql: `UPDATE contacts SET ${sets}${stamp} WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`,
-    params,
-  };
+  return { sets, where: `WHERE firm_id = ? AND id IN (${placeholders(changes.length)})`, params };
 }
 
 /** Groups statements into round trips of at most ROUND_TRIP_BYTES each (a statement larger than that alone). */

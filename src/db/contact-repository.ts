@@ -152,14 +152,12 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
       // Scoped by firm too, like every statement here, so that a shard keyed by firm can route it.
       const key = [contact.firmId, contact.id];
       if (changed.some((field) => KEY_FIELDS.has(field))) {
+        const params = [...values, ...key];
         tx.claimKeys(contact.firmId, {
           stamped: [
-            [
-              `UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`,
-              [...values, ...key],
-            ],
+            [`UPDATE contacts SET ${sets}, update_time = ${TICK} WHERE firm_id = ? AND id = ?`, params],
           ],
-          early: [[`UPDATE contacts SET ${sets} WHERE firm_id = ? AND id = ?`, [...values, ...key]]],
+          early: [[`UPDATE contacts SET ${sets} WHERE firm_id = ? AND id = ?`, params]],
           stamps: [[STAMP_UPDATED, key]],
         });
       } else {
