@@ -8,8 +8,8 @@ import { TICK, takeTick } from "../src/db/firm-clock.js";
 import { recordStatements } from "../src/db/history-statements.js";
 import { readDbCpu, settleDb, shareDbCpu, threadClassifier } from "./db-threads.js";
 import { databasePid } from "./probes.js";
-import { createRawPool, seedContacts } from "./raw-mysql.js";
-import { DATA_FIELD_NAMES, type UpsertRequest, workload } from "./workload.js";
+import { createRawPool, DATA_COLUMNS, seedContacts } from "./raw-mysql.js";
+import { type UpsertRequest, workload } from "./workload.js";
 
 /**
  * `npm run bench:db-steps`: where the service's database CPU per upsert goes beyond the raw driver's. The raw
@@ -47,8 +47,6 @@ const at = (variant: Variant, step: Step) => STEPS[variant].includes(step);
 
 type Query = (sql: string, values?: readonly unknown[]) => Promise<unknown>;
 
-const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const DATA_COLUMNS = DATA_FIELD_NAMES.map((field) => [field, snake(field)] as const);
 const ASSIGNED =
   "(SELECT GROUP_CONCAT(a.kind, '\\t', a.ref_id ORDER BY a.kind, a.ref_id SEPARATOR '\\n') " +
   "FROM contact_assignments a WHERE a.contact_id = c.id) AS assignments";

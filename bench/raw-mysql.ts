@@ -40,7 +40,8 @@ type CoreConnection = { query(sql: string, callback: (error: unknown) => void): 
 type Query = (sql: string, values?: unknown[]) => Promise<RowDataPacket[]>;
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const DATA_COLUMNS = DATA_FIELD_NAMES.map((field) => [field, snake(field)] as const);
+/** Each data field with its column. */
+export const DATA_COLUMNS = DATA_FIELD_NAMES.map((field) => [field, snake(field)] as const);
 const INSERT_SQL = `INSERT INTO contacts (id, firm_id, tracking_id, email, ${DATA_COLUMNS.map(([, c]) => c).join(", ")}, create_time, update_time, email_key) VALUES (?)`;
 
 async function upsertInTransaction(query: Query, request: UpsertRequest): Promise<"created" | "updated"> {
