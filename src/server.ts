@@ -148,9 +148,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connectionStates = new WeakMap<object, CallConnection & { goAway: AbortController }>();
   function connectionOf(request: HttpRequest): CallConnection {
     const isH2 = request instanceof http2.Http2ServerRequest;
-    const owner: http2.ServerHttp2Session | net.Socket = isH2
-      ? (request.stream.session as http2.ServerHttp2Session)
-      : (request.socket as net.Socket);
+    // A stream the client has already reset (RST_STREAM, or request() and close() in one tick) has no session
+    // any more, and an HTTP/1.1 request's socket may be gone: the call is over, so its connection is too.
+    const owner: http2.ServerHttp2Session | net.Socket | undefined | null = isH2
+      ? (request.stream.session as http2.ServerHttp2Session | undefined)
+      : (request.socket as net.Socket | null);
+    if (!owner || owner.destroyed) return { signal: AbortSignal.abort(), streamLifetimeMs: 0, watches: 0 };
     let state = connectionStates.get(owner);
     if (!state) {
       const goAway = new AbortController();
