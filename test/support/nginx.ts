@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -46,6 +46,9 @@ export interface RunningNginx {
 export async function startNginx(instances: readonly string[]): Promise<RunningNginx> {
   if (!NGINX) throw new Error(NGINX_MISSING);
   const prefix = await mkdtemp(join(tmpdir(), "contacts-nginx-"));
+  // Started as root, nginx's workers run as an unprivileged user, which must reach the temp folders in the prefix
+  // (a large request body is buffered to client_body/ before it is sent on).
+  await chmod(prefix, 0o755);
   await mkdir(join(prefix, "logs")); // nginx checks for its default error log before reading the config
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const values: Record<string, string> = {
