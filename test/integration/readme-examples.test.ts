@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ContactService } from "../../gen/contacts/v1/contact_service_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 import { REPO_ROOT } from "../support/server-process.js";
@@ -141,6 +142,27 @@ describe("the README's API examples", () => {
         { kind: "CHANGE_KIND_CREATED", principal: "anonymous", requestId },
       ],
     });
+  });
+
+  it("the operating block lists, describes every message, upserts, checks health and the probes", {
+    timeout: 180_000,
+  }, async () => {
+    const firmId = uniqueFirm("readme-ops");
+    const result = await run(await readmeBlock("ops-buf"), firmId);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split("\n");
+    expect(lines).toContain("contacts.v1.ContactService");
+    expect(lines).toContain("contacts.v1.ContactService/UpsertContact");
+    // One line per message of the file, those without fields (DeleteContactResponse) included.
+    const described = lines.filter((line) => line.startsWith('{"message":')).map((line) => JSON.parse(line));
+    const messages = (ContactService.file.messages as { name: string }[]).map((message) => message.name);
+    expect(described.map((message: { message: string }) => message.message)).toEqual(messages);
+    expect(described).toContainEqual({ message: "DeleteContactResponse", fields: [] });
+    expect(result.stdout).toContain('"status": "SERVING"');
+    expect(await sql("SELECT tracking_id, city FROM contacts WHERE firm_id = ?", [firmId])).toEqual([
+      { tracking_id: "CRM-1", city: "Lyon" },
+    ]);
   });
 
   it("the buf curl block runs every RPC over gRPC", { timeout: 180_000 }, async () => {
