@@ -1,7 +1,8 @@
 // UpsertContact from connect-node with the generated code in gen/: create a contact, update it, and read the
 // details of two errors with findDetails.
 // Usage: npm run build && node dist/examples/connect-node/upsert-contact.js [http://127.0.0.1:8080]
-// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
+// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default: a new firm each run, printed first), CONTACTS_TOKEN (an API key).
+import { randomUUID } from "node:crypto";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -14,7 +15,9 @@ import {
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 
 const url = process.argv[2] ?? process.env.CONTACTS_URL ?? "http://127.0.0.1:8080";
-const firmId = process.env.FIRM_ID ?? "acme";
+// A firm of its own per run, so that what earlier runs (or other examples) stored cannot change what this prints.
+const firmId = process.env.FIRM_ID || `example-${randomUUID().slice(0, 8)}`;
+console.log(`firm ${firmId}`);
 const token = process.env.CONTACTS_TOKEN;
 // gRPC over HTTP/2; createConnectTransport({ baseUrl, httpVersion: "1.1" }) speaks Connect to the same port.
 const client = createClient(ContactService, createGrpcTransport({ baseUrl: url }));

@@ -3,7 +3,8 @@
 // ListContacts, UpdateContact with an update mask, AssignContact and UnassignContact, DeleteContact, a second sync
 // pass that sees those changes and the deletion, and one contact's change history.
 // Usage: node examples/grpc-js/crm-sync.js [http://127.0.0.1:8080]
-// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
+// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default: a new firm each run, printed first), CONTACTS_TOKEN (an API key).
+import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import {
   call,
@@ -15,7 +16,9 @@ import {
 } from "./contacts-client.js";
 
 const url = process.argv[2] ?? process.env.CONTACTS_URL ?? "http://127.0.0.1:8080";
-const firmId = process.env.FIRM_ID ?? "acme";
+// A firm of its own per run, so that what earlier runs (or other examples) stored cannot change what this prints.
+const firmId = process.env.FIRM_ID || `example-${randomUUID().slice(0, 8)}`;
+console.log(`firm ${firmId}`);
 const options = { token: process.env.CONTACTS_TOKEN };
 // Every ContactService RPC is idempotent, so the channel retries UNAVAILABLE, ABORTED and RESOURCE_EXHAUSTED
 // with the README's service config; the request id below covers what it cannot: a reply lost after a commit.

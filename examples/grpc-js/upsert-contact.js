@@ -1,10 +1,13 @@
 // UpsertContact from grpc-js: create a contact, update it, and read the details of two errors.
 // Usage: node examples/grpc-js/upsert-contact.js [http://127.0.0.1:8080]
-// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
+// Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default: a new firm each run, printed first), CONTACTS_TOKEN (an API key).
+import { randomUUID } from "node:crypto";
 import { call, codeName, contactServiceClient, errorDetails, toDate } from "./contacts-client.js";
 
 const url = process.argv[2] ?? process.env.CONTACTS_URL ?? "http://127.0.0.1:8080";
-const firmId = process.env.FIRM_ID ?? "acme";
+// A firm of its own per run, so that what earlier runs (or other examples) stored cannot change what this prints.
+const firmId = process.env.FIRM_ID || `example-${randomUUID().slice(0, 8)}`;
+console.log(`firm ${firmId}`);
 const options = { token: process.env.CONTACTS_TOKEN };
 const client = contactServiceClient(url);
 

@@ -6,11 +6,13 @@
 # those changes and the deletion, and one contact's change history.
 # Usage, from the repository (buf comes with its dev dependencies; jq must be installed):
 #   examples/shell/crm-sync.sh [URL]
-# Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default "acme"), CONTACTS_TOKEN (an API key).
+# Environment: CONTACTS_URL (instead of the argument), FIRM_ID (default: a new firm each run, printed first), CONTACTS_TOKEN (an API key).
 set -eo pipefail   # no -u: "${auth[@]}" of an empty array is an error under -u in bash 3.2 (macOS)
 
 url=${1:-${CONTACTS_URL:-http://127.0.0.1:8080}}
-firm=${FIRM_ID:-acme}
+# A firm of its own per run, so that what earlier runs (or other examples) stored cannot change what this prints.
+firm=${FIRM_ID:-example-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')}
+echo "firm $firm"
 service="$url/contacts.v1.ContactService"
 auth=()
 if [ -n "${CONTACTS_TOKEN:-}" ]; then auth=(-H "authorization: Bearer $CONTACTS_TOKEN"); fi

@@ -21,8 +21,14 @@ interface Run {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** The firm the example said it used. */
+  readonly firm: string | undefined;
 }
 
+/**
+ * Runs an example with FIRM_ID set (empty: the example picks its own) and checks that it first says which firm it
+ * used; `stdout` is what it printed after that line.
+ */
 function run(command: string, args: readonly string[], firmId: string, url = app.url): Promise<Run> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -35,7 +41,17 @@ function run(command: string, args: readonly string[], firmId: string, url = app
       },
       (error, stdout, stderr) => {
         if (error?.killed) reject(new Error(`${args.join(" ")} timed out: ${stdout}${stderr}`));
-        else resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+        // The README's snippet (not an example) runs on the firm it is given.
+        const firmLine = /^firm (\S+)\n/.exec(stdout);
+        if (args[0]?.includes("examples/") && firmId !== "" && firmLine?.[1] !== firmId) {
+          reject(new Error(`${args.join(" ")} did not print "firm ${firmId}" first: ${stdout}`));
+        }
+        resolve({
+          code: error ? Number(error.code) : 0,
+          stdout: stdout.slice(firmLine?.[0].length ?? 0),
+          stderr,
+          firm: firmLine?.[1],
+        });
       },
     );
   });
@@ -97,6 +113,31 @@ describe.each(NODE_EXAMPLES)("the $name example", ({ script }) => {
     expect(lines[3]).toBe(`ALREADY_EXISTS EMAIL_TAKEN: the email belongs to contact ${id}`);
     await expectStored(firmId, id);
   });
+});
+
+describe("examples without FIRM_ID", () => {
+  it.each([
+    ["grpc-js", process.execPath, "examples/grpc-js/upsert-contact.js"],
+    ["connect-node", process.execPath, "dist/examples/connect-node/upsert-contact.js"],
+    ["shell", "bash", "examples/shell/upsert-contact.sh"],
+  ])(
+    "%s: each run uses a new firm of its own, so a second run creates again",
+    {
+      timeout: 2 * RUN_TIMEOUT_MS,
+    },
+    async (_, command, script) => {
+      const first = await run(command, [script], "");
+      const second = await run(command, [script], "");
+      for (const { code, stdout, firm } of [first, second]) {
+        expect(code).toBe(0);
+        expect(firm).toMatch(/^example-[0-9a-f]{8}$/);
+        expect(stdout).toMatch(/UPSERT_RESULT_CREATED/);
+        expect(stdout).not.toMatch(/UPSERT_RESULT_CREATED[\s\S]*UPSERT_RESULT_CREATED/);
+        await expectStored(firm ?? "", (await storedContacts(firm ?? ""))[0]?.id as string);
+      }
+      expect(second.firm).not.toBe(first.firm);
+    },
+  );
 });
 
 describe("the buf curl and curl example", () => {
