@@ -33,6 +33,10 @@ const ONE_CONTACT: readonly [string, string, string, string][] = [
   ["ẞ and ß", "STRA\u1e9eE@example.de", "straße@example.de", "straße@example.de"],
   ["full-width and normal width", "ｊｏｈｎ@example.com", "john@example.com", "john@example.com"],
   ["one full-width letter", "ａnn@example.com", "Ann@example.com", "ann@example.com"],
+  // Folding T, J and Ω gives a letter that composes with the mark after it: the key's last NFC makes one contact.
+  ["T + U+0308 and ẗ", "T\u0308@example.com", "\u1e97@example.com", "\u1e97@example.com"],
+  ["J + U+030C and ǰ", "J\u030c@example.com", "\u01f0@example.com", "\u01f0@example.com"],
+  ["Ω + U+0342 and ῶ", "\u03a9\u0342@example.com", "\u1ff6@example.com", "\u1ff6@example.com"],
 ];
 
 /** Pairs that are two contacts. */

@@ -27,11 +27,23 @@ const stored: Contact = Object.freeze({
   note: "first programmer\nsee notes",
   createTime: created,
   updateTime: created,
-  clientIds: [],
-  investmentEntityIds: [],
+  // Assignments are AssignContact's alone: an upsert must carry them over untouched.
+  clientIds: Object.freeze(["client-1", "client-2"]),
+  investmentEntityIds: Object.freeze(["entity-1"]),
 });
 
 describe("applyUpsert", () => {
+  it("keeps the stored assignments, whether or not something changed", () => {
+    for (const input of [
+      { firmId: "firm-1", city: "Paris", note: "" },
+      { firmId: "firm-1", city: "London" },
+    ]) {
+      const { contact } = applyUpsert(stored, input, later);
+      expect(contact.clientIds).toEqual(["client-1", "client-2"]);
+      expect(contact.investmentEntityIds).toEqual(["entity-1"]);
+    }
+  });
+
   it("when a field is present, it replaces the stored value", () => {
     const { contact, changed } = applyUpsert(
       stored,

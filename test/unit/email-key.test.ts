@@ -23,6 +23,10 @@ describe("emailKey: one contact", () => {
     ["Cherokee small and capital letters", "\uab70@example.com", "\u13a0@example.com"],
     ["Deseret letters, outside the BMP", "\u{10400}@example.com", "\u{10428}@example.com"],
     ["title-case digraph ǅ and ǆ", "\u01c5@example.com", "\u01c6@example.com"],
+    // Folding T, J and Ω gives letters that compose with the mark after them: only the last NFC makes one key.
+    ["T + U+0308 and ẗ (U+1E97)", "T\u0308@example.com", "\u1e97@example.com"],
+    ["J + U+030C and ǰ (U+01F0)", "J\u030c@example.com", "\u01f0@example.com"],
+    ["Ω + U+0342 and ῶ (U+1FF6)", "\u03a9\u0342@example.com", "\u1ff6@example.com"],
   ])("%s: %s = %s", (_, a, b) => {
     expect(emailKey(a)).toBe(emailKey(b));
   });
@@ -177,6 +181,35 @@ describe("emailKey properties", () => {
         expect(emailKey(changed as string)).not.toBe(emailKey(email));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("emailKey with combining marks", () => {
+  // Base letters whose case folding can compose with a following mark (T, J and Ω have no precomposed capital
+  // with U+0308, U+030C and U+0342), and any Latin or Greek letter, each followed by up to three marks.
+  const base = fc.oneof(
+    fc.constantFrom(..."TJΩAEIOUYWNSCZaeiouΣΥΗΙ"),
+    fc.integer({ min: 0x41, max: 0x24f }).map((cp) => String.fromCodePoint(cp)),
+    fc.integer({ min: 0x386, max: 0x3ff }).map((cp) => String.fromCodePoint(cp)),
+  );
+  const mark = fc.oneof(
+    fc.constantFrom("\u0301", "\u0308", "\u030c", "\u0342", "\u0345", "\u0323"),
+    fc.integer({ min: 0x300, max: 0x36f }).map((cp) => String.fromCodePoint(cp)),
+  );
+  const cluster = fc
+    .tuple(base, fc.array(mark, { minLength: 1, maxLength: 3 }))
+    .map(([b, marks]) => b + marks.join(""));
+  const local = fc.array(cluster, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(""));
+
+  it("the key is always NFC, and the key of the key is itself", () => {
+    fc.assert(
+      fc.property(local, (text) => {
+        const key = emailKey(`${text}@example.com`);
+        expect(key).toBe(key.normalize("NFC"));
+        expect(emailKey(key)).toBe(key);
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { batchUpsertContacts } from "../../src/contacts/batch-upsert.js";
 import type { Contact } from "../../src/contacts/contact.js";
+import type { ContactStore, Transact } from "../../src/contacts/contact-store.js";
 import { OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
+import type { HistoryEntry } from "../../src/contacts/history.js";
 import { assignmentEntry, batchEntries, createdEntry, updatedEntry } from "../../src/contacts/history.js";
 import { validateChanges } from "../../src/contacts/list-contact-changes.js";
 import { planBatchUpsert, validateBatchItems } from "../../src/contacts/plan-batch-upsert.js";
+import { updateContact } from "../../src/contacts/update-contact.js";
+import { upsertContact } from "../../src/contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
 import { commitTrips, type Queued } from "../../src/db/commit-trips.js";
 
@@ -106,6 +111,89 @@ describe("history entries", () => {
     ]);
     const aborted = planBatchUpsert(validations, [stored], { allOrNone: true, newId: () => "id-n" });
     expect(batchEntries([stored], aborted.results)).toEqual([]);
+  });
+});
+
+/**
+ * A transaction over one stored contact, for the use cases: every read finds it, writes are dropped, and what
+ * the use case records is kept. The stored contact is frozen, so a use case cannot change it in place.
+ */
+function oneContactStore(stored: Contact) {
+  const recorded: HistoryEntry[] = [];
+  const store: Partial<ContactStore> = {
+    findUpsertCandidates: async () => ({ byTrackingId: stored, byEmail: null }),
+    findById: async () => stored,
+    findByEmail: async () => stored,
+    findByTrackingId: async () => stored,
+    findByKeys: async () => [stored],
+    update: async () => undefined,
+    writeBatch: async () => undefined,
+    recordChanges: async (_firmId, _actor, entries) => {
+      recorded.push(...entries);
+    },
+  };
+  const transact: Transact = async (work) => ({
+    value: await work(store as ContactStore),
+    tick: new Date("2024-02-01T00:00:00Z"),
+  });
+  return { transact, recorded };
+}
+
+const triples = (entries: readonly HistoryEntry[]) =>
+  entries.map((e) => [e.kind, e.fields.map((f) => [f.field, f.oldValue, f.newValue])]);
+
+describe("history as the use cases record it: an update's old value is the stored one, its new value the request's", () => {
+  const stored = Object.freeze(
+    contact({ id: "0190a6e0-0000-7000-8000-00000000000a", trackingId: "K", city: "Oslo", phone: "+1" }),
+  );
+
+  it("UpsertContact", async () => {
+    const { transact, recorded } = oneContactStore(stored);
+    await upsertContact({ transact })({ firmId: "f", trackingId: "K", city: "Rome", phone: "" });
+    expect(triples(recorded)).toEqual([
+      [
+        "updated",
+        [
+          ["phone", "+1", null],
+          ["city", "Oslo", "Rome"],
+        ],
+      ],
+    ]);
+  });
+
+  it("UpdateContact", async () => {
+    const { transact, recorded } = oneContactStore(stored);
+    await updateContact({ transact })({
+      firmId: "f",
+      id: stored.id,
+      paths: ["city", "email"],
+      values: { city: "Rome", email: "b@example.com" },
+    });
+    expect(triples(recorded)).toEqual([
+      [
+        "updated",
+        [
+          ["email", "a@example.com", "b@example.com"],
+          ["city", "Oslo", "Rome"],
+        ],
+      ],
+    ]);
+  });
+
+  it("BatchUpsertContacts, two items on one contact", async () => {
+    const { transact, recorded } = oneContactStore(stored);
+    await batchUpsertContacts({ transact })({
+      firmId: "f",
+      allOrNone: false,
+      items: [
+        { firmId: "", trackingId: "K", city: "Rome" },
+        { firmId: "", trackingId: "K", city: "Paris" },
+      ],
+    });
+    expect(triples(recorded)).toEqual([
+      ["updated", [["city", "Oslo", "Rome"]]],
+      ["updated", [["city", "Rome", "Paris"]]],
+    ]);
   });
 });
 
