@@ -71,7 +71,7 @@ function safeDecode(message: string): string {
 }
 
 /** The gRPC spec's Percent-Encoded: printable ASCII but % as is, every other UTF-8 byte as %XX. */
-function grpcPercentEncode(message: string): string {
+export function grpcPercentEncode(message: string): string {
   let out = "";
   for (const byte of new TextEncoder().encode(message)) {
     out +=
