@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
+import { ANY_HOST, defaultAllowedHosts } from "./http/allowed-hosts.js";
 
 /** Every setting of the service, read from the environment once at startup. */
 export interface Config {
@@ -41,6 +42,11 @@ export interface Config {
   readonly tombstoneRetentionDays: number;
   /** Hours a request id's first outcome is kept at least (then purged in the background). */
   readonly requestIdTtlHours: number;
+  /**
+   * Without API keys, the Host names (no port) served; others are refused, against DNS rebinding. "*" serves any.
+   * Default: the loopback names and HOST.
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -53,6 +59,8 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+const DEFAULT_HOST = "127.0.0.1";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -75,7 +83,7 @@ export function loadConfig(env: Env): Config {
     }
   };
   const config: Config = {
-    host: read("HOST", "127.0.0.1", (raw) => raw),
+    host: read("HOST", DEFAULT_HOST, (raw) => raw),
     port: read("PORT", 8080, integer(0, 65_535)),
     databaseUrl: read("DATABASE_URL", "mysql://root@127.0.0.1:3306/contacts", (raw) => {
       parseDatabaseUrl(raw);
@@ -108,6 +116,7 @@ export function loadConfig(env: Env): Config {
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
     requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
+    allowedHosts: read("ALLOWED_HOSTS", defaultAllowedHosts(env.HOST?.trim() || DEFAULT_HOST), hostNames),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.
@@ -184,6 +193,24 @@ function isOrigin(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A comma-separated list of Host names without ports: DNS names, IPv4 addresses, IPv6 ones in brackets, or "*". */
+function hostNames(raw: string): readonly string[] {
+  const list = raw
+    .split(",")
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== "");
+  const bad = list.filter(
+    (entry) =>
+      entry !== ANY_HOST && !/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(entry) && !/^\[[0-9a-f:.]+\]$/.test(entry),
+  );
+  if (bad.length > 0 || list.length === 0) {
+    throw new Error(
+      `lists ${bad.map((entry) => JSON.stringify(entry)).join(", ") || "no name"}: each entry must be a host name as a Host header carries it, without scheme or port (api.example.com, 10.0.0.5, [fd00::5]), or * for any`,
+    );
+  }
+  return Object.freeze([...new Set(list)]);
 }
 
 /** Hides the password of a URL-like value, even one too malformed to parse (the last @ ends the user info). */

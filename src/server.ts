@@ -9,6 +9,7 @@ import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_deta
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
+import { allowedHostsMiddleware } from "./http/allowed-hosts.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
@@ -46,6 +47,8 @@ export interface ServerOptions {
   readonly requestReadTimeoutMs: number;
   /** Browser origins allowed to call (CORS), like "https://app.example.com"; empty allows none. */
   readonly corsOrigins: readonly string[];
+  /** Without `authenticate`, the Host names served (ALLOWED_HOSTS); other names are refused. */
+  readonly allowedHosts: readonly string[];
   readonly useCases: ContactUseCases;
   /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
   readonly readinessProbe: ReadinessProbe;
@@ -121,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const middlewares: Middleware[] = [
+    allowedHostsMiddleware(options.allowedHosts, options.authenticate !== undefined),
     corsMiddleware(options.corsOrigins),
     probeRoutes(readiness),
     metricsRoute(options.metrics.registry),

@@ -15,6 +15,7 @@ import {
   batchFingerprint,
   checkedRequestId,
   DEFAULT_REQUEST_ID_TTL_HOURS,
+  spelledBatchFingerprint,
   transactOnce,
 } from "./request-ids.js";
 import type { UpsertValidation } from "./validate-upsert.js";
@@ -48,6 +49,7 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
       planBatchUpsert(withoutWithdrawn(validations, request.itemSignals), stored, {
         allOrNone: request.allOrNone,
         newId,
+        dryRun: request.validateOnly === true,
       });
     // Nothing to read or write; the answer follows from the request alone, so no request id is kept for it.
     if (validations.every((v) => v.kind === "invalid")) return plan([]).results;
@@ -59,6 +61,7 @@ export function batchUpsertContacts(deps: BatchUpsertContactsDeps) {
       firmId,
       requestId,
       fingerprint: () => batchFingerprint(request),
+      formerFingerprint: () => spelledBatchFingerprint(request),
       dryRun: request.validateOnly === true,
       maxOutcomeBytes: deps.requestOutcomeMaxBytes,
     };

@@ -18,8 +18,13 @@ export class ConflictError extends Error {
     readonly reason: ConflictReason,
     /** The request field (JSON name) whose value is taken. */
     readonly field: string,
-    /** The contact that holds the value. */
+    /** The contact that holds the value; only one that exists after the call. */
     readonly conflictingContactId: string | undefined,
+    /**
+     * In a batch that wrote nothing (all_or_none with a failure, or validate_only), the index of the item whose
+     * contact would have held the value: that contact was never stored, so it has no id to name.
+     */
+    readonly conflictingItemIndex?: number,
   ) {
     super(message);
     this.name = "ConflictError";

@@ -2,7 +2,7 @@ import { applyUpsert, newContact } from "./apply-upsert.js";
 import { type Contact, UNSTAMPED } from "./contact.js";
 import { decideUpsert } from "./decide-upsert.js";
 import { emailKey } from "./email-key.js";
-import { BatchAbortedError, type ConflictError, ValidationError } from "./errors.js";
+import { BatchAbortedError, ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
 import { fieldsWithValue, rejectionError, type UpsertOutcome } from "./upsert-contact.js";
 import {
@@ -130,6 +130,8 @@ export function batchKeys(validations: readonly UpsertValidation[]): BatchKeys {
 export interface PlanOptions {
   readonly allOrNone: boolean;
   readonly newId: () => string;
+  /** validate_only: the plan is previewed, never written. */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -137,7 +139,9 @@ export interface PlanOptions {
  * (decideUpsert, applyUpsert, newContact): each item sees the stored contacts as the earlier items left them,
  * so the answers equal those of the same requests sent one by one. Times are left to the commit's tick (see
  * BatchItemResult's `stamp`). `stored` are the firm's contacts holding any of the batch's keys. With
- * `allOrNone`, one failure turns every other item into BatchAbortedError and writes nothing.
+ * `allOrNone`, one failure turns every other item into BatchAbortedError and writes nothing. A conflict never
+ * names a contact that will not exist after the call: when nothing is written, a holder created by an earlier
+ * item is named by that item's index instead.
  */
 export function planBatchUpsert(
   validations: readonly UpsertValidation[],
@@ -152,9 +156,11 @@ export function planBatchUpsert(
   };
   stored.forEach(remember);
   const inserts = new Map<string, Contact>();
+  // The item that created each contact new in this batch.
+  const createdBy = new Map<string, number>();
   const updates = new Map<string, { contact: Contact; changed: Set<DataField> }>();
 
-  const results = validations.map((validation): BatchItemResult => {
+  const results = validations.map((validation, index): BatchItemResult => {
     if (validation.kind === "invalid") {
       return { kind: "failed", error: new ValidationError(validation.violations) };
     }
@@ -168,6 +174,7 @@ export function planBatchUpsert(
       const contact = newContact(input, options.newId(), UNSTAMPED);
       remember(contact);
       inserts.set(contact.id, contact);
+      createdBy.set(contact.id, index);
       const outcome = { result: "created", contact, changed: fieldsWithValue(contact) } as const;
       return { kind: "done", outcome, stamp: "created" };
     }
@@ -191,9 +198,12 @@ export function planBatchUpsert(
     };
   });
 
-  if (options.allOrNone && results.some((r) => r.kind === "failed")) {
+  const aborted = options.allOrNone && results.some((r) => r.kind === "failed");
+  if (aborted || options.dryRun) {
+    const unwritten = results.map((r) => (r.kind === "failed" ? withUnwrittenHolder(r, createdBy) : r));
+    if (!aborted) return { results: unwritten, writes: { inserts: [], updates: [] } };
     return {
-      results: results.map((r) =>
+      results: unwritten.map((r) =>
         r.kind === "failed" ? r : { kind: "failed", error: new BatchAbortedError() },
       ),
       writes: { inserts: [], updates: [] },
@@ -208,5 +218,21 @@ export function planBatchUpsert(
         changed: DATA_FIELDS.filter((f) => changed.has(f)),
       })),
     },
+  };
+}
+
+/** A conflict with a contact an earlier item created, when nothing is written: named by that item, not its id. */
+function withUnwrittenHolder(
+  result: Extract<BatchItemResult, { kind: "failed" }>,
+  createdBy: ReadonlyMap<string, number>,
+): BatchItemResult {
+  const { error } = result;
+  const holder = error instanceof ConflictError ? error.conflictingContactId : undefined;
+  const itemIndex = holder === undefined ? undefined : createdBy.get(holder);
+  if (!(error instanceof ConflictError) || itemIndex === undefined) return result;
+  const message = `${error.field}: already belongs to the contact that item ${itemIndex} of this batch would create; nothing was written, so that contact does not exist`;
+  return {
+    kind: "failed",
+    error: new ConflictError(message, error.reason, error.field, undefined, itemIndex),
   };
 }

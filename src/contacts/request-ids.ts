@@ -84,8 +84,28 @@ function canonicalUpsert(raw: RawUpsertRequest): unknown[] {
 export const upsertFingerprint = (raw: RawUpsertRequest) =>
   fingerprintOf(["UpsertContact", ...canonicalUpsert(raw)]);
 
-/** The fingerprint of a BatchUpsertContacts request. */
-export const batchFingerprint = (request: RawBatchUpsertRequest) =>
+/**
+ * The fingerprint of a BatchUpsertContacts request. An item's firmId equal to the batch's means what an empty one
+ * does (the contract: empty is the batch's), so both are fingerprinted as empty.
+ */
+export const batchFingerprint = (request: RawBatchUpsertRequest) => {
+  const firmId = request.firmId.trim();
+  return fingerprintOf([
+    "BatchUpsertContacts",
+    firmId,
+    request.allOrNone,
+    request.items.map((item) =>
+      canonicalUpsert(item.firmId.trim() === firmId ? { ...item, firmId: "" } : item),
+    ),
+  ]);
+};
+
+/**
+ * The fingerprint the batch had before items' firmIds were read by meaning (each as spelled). Outcomes stored then
+ * carry it, so a retry spelled as the first call still matches it. Stored outcomes live REQUEST_ID_TTL_HOURS
+ * (at most 8760): once every instance has run this code that long, this can go.
+ */
+export const spelledBatchFingerprint = (request: RawBatchUpsertRequest) =>
   fingerprintOf([
     "BatchUpsertContacts",
     request.firmId.trim(),
@@ -100,6 +120,8 @@ export interface Once {
   /** The checked request id; null runs the work as a plain transaction. */
   readonly requestId: string | null;
   readonly fingerprint: () => string;
+  /** Another fingerprint a stored outcome of the same request may carry (an older form of it). */
+  readonly formerFingerprint?: () => string;
   /** A dry run neither consults nor consumes the request id. */
   readonly dryRun: boolean;
   /** REQUEST_OUTCOME_MAX_BYTES unless a test lowers it. */
@@ -129,7 +151,9 @@ export async function transactOnce<T>(
   const { value, tick } = await once.transact(async (store): Promise<Ran<T>> => {
     const stored = await store.claimRequestId(key);
     if (stored !== null) {
-      if (stored.fingerprint !== key.fingerprint) throw reusedId();
+      const same =
+        stored.fingerprint === key.fingerprint || stored.fingerprint === once.formerFingerprint?.();
+      if (!same) throw reusedId();
       return { replayed: stored };
     }
     let result: Result<T>;
@@ -183,8 +207,8 @@ function encode(value: unknown): unknown {
   if (value instanceof Date) return { $date: value.toISOString() };
   if (value instanceof ValidationError) return { $error: "validation", violations: value.violations };
   if (value instanceof ConflictError) {
-    const { message, reason, field, conflictingContactId } = value;
-    return { $error: "conflict", message, reason, field, conflictingContactId };
+    const { message, reason, field, conflictingContactId, conflictingItemIndex } = value;
+    return { $error: "conflict", message, reason, field, conflictingContactId, conflictingItemIndex };
   }
   if (value instanceof BatchAbortedError) return { $error: "batch_aborted" };
   if (value instanceof Error) throw new Error(`an outcome cannot hold a ${value.name}`);
@@ -209,6 +233,7 @@ function decode(value: unknown): unknown {
         tagged.reason as ConflictError["reason"],
         tagged.field as string,
         tagged.conflictingContactId as string | undefined,
+        tagged.conflictingItemIndex as number | undefined,
       );
     case "batch_aborted":
       return new BatchAbortedError();

@@ -11,10 +11,17 @@ import { type PurgeOptions, startPurgeLoop, type TombstonePurge } from "./tombst
 const CLAIM =
   "INSERT IGNORE INTO request_outcomes (firm_id, request_id, fingerprint, expire_time) " +
   "VALUES (?, ?, ?, UTC_TIMESTAMP(3) + INTERVAL ? HOUR)";
-const READ = "SELECT fingerprint, outcome, tick FROM request_outcomes WHERE firm_id = ? AND request_id = ?";
+const READ =
+  "SELECT fingerprint, outcome, tick, expire_time < UTC_TIMESTAMP(3) AS expired " +
+  "FROM request_outcomes WHERE firm_id = ? AND request_id = ?";
+// An expired outcome is gone for callers even before the purge deletes it: its row is taken over as a new claim.
+const RECLAIM =
+  "UPDATE request_outcomes SET fingerprint = ?, outcome = NULL, tick = NULL, " +
+  "expire_time = UTC_TIMESTAMP(3) + INTERVAL ? HOUR " +
+  "WHERE firm_id = ? AND request_id = ? AND expire_time < UTC_TIMESTAMP(3)";
 const SAVE = `UPDATE request_outcomes SET outcome = ?, tick = ${TICK} WHERE firm_id = ? AND request_id = ?`;
 
-type Row = { fingerprint: string; outcome: string | null; tick: Date | null };
+type Row = { fingerprint: string; outcome: string | null; tick: Date | null; expired: number | string };
 
 /** The request-id part of the ContactStore over one transaction. */
 export function requestOutcomes(
@@ -33,6 +40,12 @@ export function requestOutcomes(
       const row = rows[0];
       if (row === undefined) throw new Error("the request id's row was neither inserted nor found");
       if (row.outcome === null) return null;
+      if (Number(row.expired) === 1) {
+        // The shared lock the claim took becomes exclusive here; two callers reclaiming at once deadlock, and the
+        // loser's transaction is retried (it then reads the winner's outcome). Rare: only past an id's expiry.
+        await tx.query(RECLAIM, [key.fingerprint, key.ttlHours, ...id(key)]);
+        return null;
+      }
       return { fingerprint: row.fingerprint, outcome: row.outcome, tick: row.tick };
     },
     async saveRequestOutcome(key, outcome) {

@@ -17,6 +17,7 @@ import {
   batchResultToProto,
   contactChangeToProto,
   contactToProto,
+  isJsonCall,
   listRequestFromProto,
   updateRequestFromProto,
   upsertRequestFromProto,
@@ -77,7 +78,7 @@ export function contactServiceHandlers(
     },
     async updateContact(request, context) {
       const contact = await useCases.updateContact(
-        updateRequestFromProto(request),
+        updateRequestFromProto(request, isJsonCall(context.requestHeader.get("content-type"))),
         context.signal,
         actorOf(context),
       );

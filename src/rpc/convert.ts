@@ -44,16 +44,31 @@ export function upsertRequestFromProto(request: UpsertContactRequest): RawUpsert
   return raw as RawUpsertRequest;
 }
 
-/** UpdateContact's contact id, mask paths and values; proto3 `email` and names read as "" when unset. */
-export function updateRequestFromProto(request: UpdateContactRequest): RawUpdateRequest {
+/**
+ * UpdateContact's contact id, mask paths and values; proto3 `email` and names read as "" when unset. A JSON
+ * request's mask paths are given back as the client wrote them: protobuf-es turns a JSON path into a proto one
+ * (`firmId` into `firm_id`, `CITY` into `_c_i_t_y`), which an error must not echo.
+ */
+export function updateRequestFromProto(request: UpdateContactRequest, json = false): RawUpdateRequest {
   const values: Record<string, string | undefined> = {};
   for (const field of UPDATABLE_FIELDS) values[field] = request.contact?.[field];
+  const paths = request.updateMask?.paths;
   return {
     firmId: request.firmId,
     id: request.contact?.id,
-    paths: request.updateMask?.paths,
+    paths: json ? paths?.map(jsonPath) : paths,
     values,
   };
+}
+
+/** Undoes protobuf-es's JSON-to-proto path conversion: a JSON path has no `_`, each `_x` was an `X`. */
+function jsonPath(path: string): string {
+  return path.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** True when the call's messages are JSON (Connect JSON, or gRPC and gRPC-Web with the JSON codec). */
+export function isJsonCall(contentType: string | null): boolean {
+  return /^application\/(?:(?:connect|grpc|grpc-web)\+)?json(?:;|$)/.test(contentType ?? "");
 }
 
 /** ListContacts' parameters; the timestamp is passed as its two fields. */

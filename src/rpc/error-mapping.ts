@@ -47,6 +47,9 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
             metadata: {
               field: error.field,
               ...(error.conflictingContactId && { contactId: error.conflictingContactId }),
+              ...(error.conflictingItemIndex !== undefined && {
+                itemIndex: String(error.conflictingItemIndex),
+              }),
             },
           }),
         },

@@ -9,6 +9,9 @@ const PARSE_FAILURE = "parse binary: ";
 const JSON_FIELD_FAILURE = /^cannot decode field [\w.]+\.(\w+) from JSON: (.*)$/s;
 // protobuf-es names an unknown JSON key: `cannot decode message pkg.Msg from JSON: key "firstname" is unknown`.
 const JSON_UNKNOWN_FIELD = /^cannot decode message [\w.]+ from JSON: key "(.*)" is unknown$/s;
+// protobuf-es refuses a JSON field mask without naming the field: "cannot decode message
+// google.protobuf.FieldMask from JSON: path names must be lowerCamelCase" (a proto name such as first_name).
+const JSON_FIELD_MASK_FAILURE = /^cannot decode message google\.protobuf\.FieldMask from JSON: (.*)$/s;
 // connect-es names its own option in a size refusal: "message size 70000 is larger than configured
 // readMaxBytes 65536" (or "... after decompression"), which means nothing to the service's callers.
 const READ_MAX_BYTES =
@@ -71,7 +74,7 @@ function safeDecode(message: string): string {
 }
 
 /** The gRPC spec's Percent-Encoded: printable ASCII but % as is, every other UTF-8 byte as %XX. */
-function grpcPercentEncode(message: string): string {
+export function grpcPercentEncode(message: string): string {
   let out = "";
   for (const byte of new TextEncoder().encode(message)) {
     out +=
@@ -154,7 +157,17 @@ async function fixConnectError(
   const field = fieldFailure && input.fields.find((f) => f.name === fieldFailure[1]);
   const unknownKey =
     error.code === "invalid_argument" ? JSON_UNKNOWN_FIELD.exec(error.message ?? "")?.[1] : undefined;
-  if (unknownKey !== undefined) {
+  const maskFailure =
+    error.code === "invalid_argument" ? JSON_FIELD_MASK_FAILURE.exec(error.message ?? "") : null;
+  const maskField =
+    maskFailure && input.fields.find((f) => f.message?.typeName === "google.protobuf.FieldMask");
+  if (maskFailure && maskField) {
+    // The JSON mapping of a FieldMask is one string of lowerCamelCase paths; proto names are for protobuf bodies.
+    const description = maskFailure[1]?.startsWith("path names must be lowerCamelCase")
+      ? `must name fields by their JSON names in JSON ("firstName,city"); proto names such as first_name work only in protobuf requests`
+      : `must be one string of comma-separated JSON field names ("firstName,city")`;
+    error = badRequest(maskField.jsonName, description);
+  } else if (unknownKey !== undefined) {
     const key = unknownKey.slice(0, MAX_ECHOED_KEY);
     error = badRequest(key, "unknown field");
   } else if (field && fieldFailure) {

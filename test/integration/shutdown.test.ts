@@ -213,7 +213,7 @@ describe("SIGTERM with idle HTTP/1.1 keep-alive connections, as a proxy holds th
           socket.on("close", () => resolve(text));
           const body = JSON.stringify(request(firmId, i));
           socket.write(
-            `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+            `POST ${PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
           );
         }),
     );

@@ -51,6 +51,7 @@ describe("loadConfig", () => {
     idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
+    allowedHosts: ["localhost", "127.0.0.1", "[::1]"],
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -91,6 +92,7 @@ describe("loadConfig", () => {
         IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
         REQUEST_ID_TTL_HOURS: "48",
+        ALLOWED_HOSTS: " API.example.com, 10.0.0.5,[fd00::5] ,",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -115,6 +117,35 @@ describe("loadConfig", () => {
       idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
       requestIdTtlHours: 48,
+      allowedHosts: ["api.example.com", "10.0.0.5", "[fd00::5]"],
+    });
+  });
+
+  describe("ALLOWED_HOSTS", () => {
+    it("defaults to the loopback names and HOST (an IPv6 one in brackets)", () => {
+      expect(loadConfig({ HOST: "::1" }).allowedHosts).toEqual(["localhost", "127.0.0.1", "[::1]"]);
+      expect(loadConfig({ HOST: "10.1.2.3", AUTH: "disabled" }).allowedHosts).toEqual([
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "10.1.2.3",
+      ]);
+      expect(loadConfig({ HOST: "fd00::7", AUTH: "disabled" }).allowedHosts).toContain("[fd00::7]");
+    });
+
+    it("takes * for any host", () => {
+      expect(loadConfig({ ALLOWED_HOSTS: "*" }).allowedHosts).toEqual(["*"]);
+    });
+
+    it("refuses entries with a scheme, a port, a path or an unbracketed IPv6 address, naming each", () => {
+      const error = configError({
+        ALLOWED_HOSTS: "ok.example.com,http://a.example.com,b.example.com:80,::1",
+      });
+      expect(error.problems).toHaveLength(1);
+      expect(error.message).toMatch(
+        /ALLOWED_HOSTS=.* lists "http:\/\/a\.example\.com", "b\.example\.com:80", "::1": each entry must be a host name/,
+      );
+      expect(configError({ ALLOWED_HOSTS: " , " }).message).toMatch(/ALLOWED_HOSTS=.* lists no name/);
     });
   });
 

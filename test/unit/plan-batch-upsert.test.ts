@@ -177,6 +177,39 @@ describe("planBatchUpsert: items see the earlier items' effects, as if sent one 
     expect(writes).toEqual({ inserts: [], updates: [] });
   });
 
+  it("a conflict names a holder created by an earlier item by its index when nothing is written, by its id otherwise", () => {
+    const items = [
+      { trackingId: "T-1", email: "one@example.com", ...names },
+      { trackingId: "T-2", email: "ONE@example.com", ...names },
+      { trackingId: "T-3", email: "bob@example.com", ...names },
+    ];
+    const holders = (results: readonly BatchItemResult[]) =>
+      results.map((r) =>
+        r.kind === "failed" && r.error instanceof ConflictError
+          ? [r.error.conflictingContactId, r.error.conflictingItemIndex]
+          : undefined,
+      );
+    // Written: the holder exists after the call; a stored holder is named by id whatever the mode.
+    expect(holders(plan(items).results)).toEqual([undefined, ["new-1", undefined], ["id-b", undefined]]);
+    // allOrNone with a failure writes nothing: new-1 will not exist, so its item is named.
+    expect(holders(plan(items, [A, B], true).results)).toEqual([
+      undefined,
+      [undefined, 0],
+      ["id-b", undefined],
+    ]);
+    const validations = validateBatchItems(
+      FIRM,
+      items.map((item) => ({ firmId: "", ...item })),
+    );
+    const preview = planBatchUpsert(validations, [A, B], {
+      allOrNone: false,
+      newId: () => "new-1",
+      dryRun: true,
+    });
+    expect(holders(preview.results)).toEqual([undefined, [undefined, 0], ["id-b", undefined]]);
+    expect(preview.writes).toEqual({ inserts: [], updates: [] });
+  });
+
   it("with allOrNone and no failure, everything is written", () => {
     const { writes, results } = plan([{ email: "new@example.com", ...names }], [], true);
     expect(results.map(summary)).toEqual(["created new-1"]);

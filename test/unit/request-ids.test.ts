@@ -6,6 +6,7 @@ import {
   checkedRequestId,
   requestIdProblem,
   type StoredOutcome,
+  spelledBatchFingerprint,
   transactOnce,
   upsertFingerprint,
 } from "../../src/contacts/request-ids.js";
@@ -41,6 +42,17 @@ describe("request ids", () => {
         items: [{ firmId: "", trackingId: "T-1", city: "Oslo" }],
       }),
     ).not.toBe(batch);
+  });
+
+  it("fingerprint a batch item's firmId by meaning: the batch's own (trimmed) is the same as none", () => {
+    const items = (firmId: string) => [{ firmId, trackingId: "T-1" }];
+    const bare = batchFingerprint({ firmId: "f", allOrNone: false, items: items("") });
+    expect(batchFingerprint({ firmId: "f", allOrNone: false, items: items("f") })).toBe(bare);
+    expect(batchFingerprint({ firmId: " f", allOrNone: false, items: items("f ") })).toBe(bare);
+    expect(batchFingerprint({ firmId: "f", allOrNone: false, items: items("g") })).not.toBe(bare);
+    // Outcomes stored before keep their fingerprint, the request as spelled: equal to today's for empty items.
+    expect(spelledBatchFingerprint({ firmId: "f", allOrNone: false, items: items("") })).toBe(bare);
+    expect(spelledBatchFingerprint({ firmId: "f", allOrNone: false, items: items("f") })).not.toBe(bare);
   });
 });
 
@@ -99,6 +111,11 @@ describe("transactOnce", () => {
     const replayed = await transactOnce(once(memory.transact), () => Promise.resolve(1)).catch((e) => e);
     expect(replayed).toBeInstanceOf(ConflictError);
     expect(replayed).toMatchObject({ message: "taken", reason: "EMAIL_TAKEN", conflictingContactId: "c-1" });
+    const inBatch = new ConflictError("taken", "EMAIL_TAKEN", "email", undefined, 3);
+    const batchMemory = memoryTransact();
+    await transactOnce(once(batchMemory.transact), () => Promise.reject(inBatch)).catch(() => undefined);
+    const again = await transactOnce(once(batchMemory.transact), () => Promise.resolve(1)).catch((e) => e);
+    expect(again).toMatchObject({ conflictingContactId: undefined, conflictingItemIndex: 3 });
 
     const other = memoryTransact();
     await expect(
@@ -113,5 +130,14 @@ describe("transactOnce", () => {
     const error = await transactOnce(once(memory.transact, "b"), () => Promise.resolve(2)).catch((e) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.violations.map((v: { field: string }) => v.field)).toEqual(["requestId"]);
+  });
+
+  it("replays an outcome stored under the request's former fingerprint, so older outcomes keep matching", async () => {
+    const memory = memoryTransact();
+    await transactOnce(once(memory.transact, "old"), () => Promise.resolve(1));
+    const retry = { ...once(memory.transact, "new"), formerFingerprint: () => "old" };
+    expect((await transactOnce(retry, () => Promise.resolve(2))).value).toBe(1);
+    const other = { ...once(memory.transact, "new"), formerFingerprint: () => "older" };
+    await expect(transactOnce(other, () => Promise.resolve(2))).rejects.toBeInstanceOf(ValidationError);
   });
 });
