@@ -142,6 +142,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   h2.on("timeout", (session: http2.ServerHttp2Session) => {
     connectionStates.get(session)?.goAway.abort();
     goAway(session);
+    // After a protocol error Node's HTTP/2 sends GOAWAY and stops reading the socket, without telling us: the
+    // client's close goes unseen and the session's streams never end, so close() would wait for ever. A session
+    // still open a whole idle period after its GOAWAY is dead; destroy it to free its descriptor.
+    const dead = setTimeout(() => session.destroy(), options.idleTimeoutMs).unref();
+    session.once("close", () => clearTimeout(dead));
   });
   const connections = trackConnections(h1, h2);
   // Per connection (HTTP/2 session or HTTP/1.1 socket): what its streams need to know about it.
