@@ -143,9 +143,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     connectionStates.get(session)?.goAway.abort();
     goAway(session);
     // After a protocol error Node's HTTP/2 sends GOAWAY and stops reading the socket, without telling us: the
-    // client's close goes unseen and the session's streams never end, so close() would wait for ever. A session
-    // still open a whole idle period after its GOAWAY is dead; destroy it to free its descriptor.
-    const dead = setTimeout(() => session.destroy(), options.idleTimeoutMs).unref();
+    // client's close goes unseen and the session's streams never end, so close() would wait for ever. Calls on a
+    // session idle this long are over or stuck: one still open a shutdown grace period after its GOAWAY is dead.
+    const dead = setTimeout(() => session.destroy(), options.shutdownGraceMs).unref();
     session.once("close", () => clearTimeout(dead));
   });
   const connections = trackConnections(h1, h2);

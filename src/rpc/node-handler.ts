@@ -75,14 +75,11 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
       }
       return;
     }
+    // Outside the try below: a throw from our own code is a bug that must show, not a bad request.
+    const contextValues = options.contextValues?.(request);
     let universal: ReturnType<typeof universalRequestFromNodeRequest>;
     try {
-      universal = universalRequestFromNodeRequest(
-        request,
-        response,
-        undefined,
-        options.contextValues?.(request),
-      );
+      universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
     } catch {
       // connect-node throws, outside any promise, on a request it cannot describe (HTTP/1.0 or 1.1 without Host,
       // HTTP/2 without :authority): that is the client's fault, and thrown here it would end the process.

@@ -151,6 +151,8 @@ export function h2Sequence(random: Random, firmId: string): Buffer {
       } else {
         out.push(frame(HEADERS, flags | END_HEADERS, anyStream(), Buffer.concat([prefix, block])));
       }
+      // A reset right behind the headers, in the same packet: the handler starts on a stream already gone.
+      if (random.chance(0.25)) out.push(frame(RST_STREAM, 0, stream, u32(random.int(0, 13))));
     } else if (kind <= 8) {
       // DATA, on the open stream or before any headers, sometimes padded wrongly or split in several frames.
       const body = fuzzBody(random, firmId);
@@ -168,6 +170,7 @@ export function h2Sequence(random: Random, firmId: string): Buffer {
       } else {
         out.push(frame(DATA, end, anyStream(), body));
       }
+      if (random.chance(0.15)) out.push(frame(RST_STREAM, 0, stream, u32(random.int(0, 13)))); // mid-body or after
     } else if (kind <= 10) {
       const payload = random.chance(0.9) ? u32(random.int(0, 13)) : random.bytes(random.int(0, 8));
       out.push(frame(RST_STREAM, 0, anyStream(), payload));
