@@ -9,6 +9,7 @@ import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_deta
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
+import { endSessionsOnIdleClientGoaway } from "./http/client-goaway.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
@@ -148,6 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const dead = setTimeout(() => session.destroy(), options.shutdownGraceMs).unref();
     session.once("close", () => clearTimeout(dead));
   });
+  endSessionsOnIdleClientGoaway(h2);
   const connections = trackConnections(h1, h2);
   // Per connection (HTTP/2 session or HTTP/1.1 socket): what its streams need to know about it.
   const connectionStates = new WeakMap<object, CallConnection & { goAway: AbortController }>();

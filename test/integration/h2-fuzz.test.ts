@@ -6,7 +6,7 @@ import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
 import { grpcJsClient } from "../support/clients.js";
 import { uniqueFirm } from "../support/database.js";
 import { h1Sequence, prefaceSequence } from "../support/h1-fuzz-requests.js";
-import { h2Sequence } from "../support/h2-fuzz-frames.js";
+import { frame, H2_PREFACE, h2Sequence, literal } from "../support/h2-fuzz-frames.js";
 import { type Random, seededRandom, sequenceSeed } from "../support/seeded-random.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 
@@ -77,7 +77,15 @@ function play(bytes: Buffer, random: Random): Promise<void> {
 
 /** The server is alive, logged no defect, and answers a health check (Connect JSON, HTTP/1.1) and an upsert (gRPC). */
 async function assertServing(context: string): Promise<void> {
-  expect(server.child.exitCode, `${context}: the server exited`).toBeNull();
+  // A short pause lets an exit that is under way show as one, with its code or signal and last output.
+  await sleep(50);
+  const { exitCode, signalCode } = server.child;
+  expect({ exitCode, signalCode }, `${context}: the server exited\n${server.output().slice(-4_000)}`).toEqual(
+    {
+      exitCode: null,
+      signalCode: null,
+    },
+  );
   expect(server.defects(), context).toEqual([]);
   const health = await fetch(`${server.url}/grpc.health.v1.Health/Check`, {
     method: "POST",
@@ -94,6 +102,17 @@ async function assertServing(context: string): Promise<void> {
 }
 
 const openDescriptors = () => readdirSync(`/proc/${server.child.pid}/fd`).length;
+
+/** The server's open descriptors once back within 2 of `baseline`, or after the idle timeout, grace and 5 s. */
+async function settledDescriptors(baseline: number): Promise<number> {
+  let open = openDescriptors();
+  const deadline = Date.now() + IDLE_TIMEOUT_MS + SHUTDOWN_GRACE_MS + 5_000;
+  while (open > baseline + 2 && Date.now() < deadline) {
+    await sleep(100);
+    open = openDescriptors();
+  }
+  return open;
+}
 
 /**
  * Plays batches of `generate`'s sequences (at least `minimum`, or for CHAOS_SECONDS), checks the server after each,
@@ -118,15 +137,7 @@ async function fuzz(name: string, minimum: number, generate: (random: Random, fi
     await assertServing(`${name}: seed ${SEED}, after sequences ${first}..${index - 1}`);
   }
   // Every connection played is closed on the client side: the server must let go of all of them.
-  let open = openDescriptors();
-  for (
-    let waited = 0;
-    open > baseline + 2 && waited < IDLE_TIMEOUT_MS + SHUTDOWN_GRACE_MS + 5_000;
-    waited += 100
-  ) {
-    await sleep(100);
-    open = openDescriptors();
-  }
+  const open = await settledDescriptors(baseline);
   console.info(
     `${name}: ${index} sequences in ${Date.now() - started} ms; descriptors ${baseline} -> ${open}`,
   );
@@ -157,4 +168,74 @@ describe("no byte sequence ends the process or stops it serving", () => {
     },
     120_000 + CHAOS_MS,
   );
+});
+
+describe("what the fuzzer found, replayed", () => {
+  /** Writes `bytes` on a new connection and collects the answer until the server closes or 1 s passes. */
+  const exchange = (bytes: Buffer) =>
+    new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = net.connect(port(), "127.0.0.1", () => socket.write(bytes));
+      socket.on("data", (chunk) => chunks.push(chunk));
+      socket.on("error", () => undefined);
+      const done = () => resolve(Buffer.concat(chunks));
+      socket.once("close", done);
+      setTimeout(() => socket.destroy(), 1_000);
+    });
+  const requestHeaders = (path: string, authority: boolean) =>
+    Buffer.concat([
+      literal(":method", "POST"),
+      literal(":scheme", "http"),
+      literal(":path", path),
+      ...(authority ? [literal(":authority", "localhost")] : []),
+      literal("content-type", "application/json"),
+    ]);
+
+  it("an RPC over HTTP/1.0 without Host is answered 400, and the process keeps serving", async () => {
+    const answer = await exchange(
+      Buffer.from(
+        "POST /grpc.health.v1.Health/Check HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+      ),
+    );
+    expect(answer.toString()).toMatch(/^HTTP\/1\.[01] 400 /);
+    await assertServing("after HTTP/1.0 without Host");
+  });
+
+  it("a client GOAWAY, then a new stream and a connection error, in one packet, leaves the process serving", async () => {
+    // nghttp2 1.61 (Node 20) aborts the process on this (an assertion): the seed-2046194167 fuzz run found it.
+    const badSettingsAck = frame(0x4, 0x1, 0, Buffer.alloc(4)); // an ACK with a payload: FRAME_SIZE_ERROR
+    const goaway = frame(0x7, 0, 0, Buffer.alloc(8));
+    for (let i = 0; i < 5; i++) {
+      await exchange(
+        Buffer.concat([
+          H2_PREFACE,
+          frame(0x4, 0, 0),
+          goaway,
+          frame(0x1, 0x5, 5, requestHeaders("/grpc.health.v1.Health/Check", true)),
+          badSettingsAck,
+        ]),
+      );
+    }
+    await assertServing("after GOAWAY, HEADERS and a bad SETTINGS ACK");
+  });
+
+  it("a connection HTTP/2 gave up on with a call open is released after the idle timeout and grace", async () => {
+    await assertServing("before");
+    const baseline = openDescriptors();
+    // A call's headers, then DATA on a stream never opened: a connection error, after which Node's HTTP/2 sends
+    // GOAWAY and stops reading; the client then leaves, unseen, with the call still open.
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        exchange(
+          Buffer.concat([
+            H2_PREFACE,
+            frame(0x4, 0, 0),
+            frame(0x1, 0x4, 1, requestHeaders("/contacts.v1.ContactService/UpsertContact", true)),
+            frame(0x0, 0x1, 5, Buffer.from("{}")),
+          ]),
+        ),
+      ),
+    );
+    expect(await settledDescriptors(baseline)).toBeLessThanOrEqual(baseline + 2);
+  });
 });

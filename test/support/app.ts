@@ -38,9 +38,10 @@ export async function startTestApp(
     },
   });
   const defects = recordDefects();
+  const closeApp = app.close.bind(app); // Object.assign below replaces app.close with this wrapper
   const close = async () => {
     try {
-      await app.close();
+      await closeApp();
     } finally {
       defects.stop();
     }

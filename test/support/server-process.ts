@@ -39,13 +39,22 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     const lines = (partial + chunk.toString()).split("\n");
     partial = lines.pop() ?? "";
     for (const line of lines) {
-      if (/"level":60\b|^Node\.js v\d|triggerUncaughtException|UnhandledPromiseRejection/.test(line)) {
+      if (
+        /"level":60\b|^Node\.js v\d|triggerUncaughtException|UnhandledPromiseRejection|Assertion .* failed/.test(
+          line,
+        )
+      ) {
         defects.push(line);
       }
     }
   };
   child.stdout.on("data", scan);
   child.stderr.on("data", scan);
+  // A native abort (an assertion in nghttp2, say) logs nothing of ours: a signal this helper did not send is one.
+  let sent: NodeJS.Signals | undefined;
+  child.once("exit", (_code, signal) => {
+    if (signal && signal !== sent) defects.push(`the server died of ${signal}`);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
@@ -77,12 +86,13 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     async stop(signal = "SIGTERM") {
       let code = child.exitCode;
       if (code === null && child.signalCode === null) {
+        sent = signal;
         child.kill(signal);
         [code] = (await once(child, "exit")) as [number | null];
       }
       if (defects.length > 0) {
         throw new Error(
-          `the server reported ${defects.length} uncaught exception(s):\n${defects.join("\n")}`,
+          `the server reported ${defects.length} defect(s) (uncaught exception, native abort):\n${defects.join("\n")}`,
         );
       }
       return code;
