@@ -1,6 +1,6 @@
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 
 // The only impure entry point: reads the environment, owns the process and its signals.
 async function main(): Promise<void> {
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
+  exitOnDefect(logger);
   let app: Awaited<ReturnType<typeof startApp>>;
   try {
     app = await startApp(config, logger);
@@ -54,6 +55,19 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+/**
+ * An uncaught exception or unhandled rejection is a bug, and Node's state after one is undefined: log it as one
+ * `fatal` JSON line (pino writes to stdout synchronously, so the line is out before the exit) and exit non-zero.
+ */
+function exitOnDefect(logger: Logger): void {
+  const fatal = (origin: string) => (error: unknown) => {
+    logger.fatal({ err: error, origin }, `${origin}: exiting`);
+    process.exit(70); // EX_SOFTWARE: an internal error, told apart from a bad setting (2) or a failed start (1)
+  };
+  process.on("uncaughtException", fatal("uncaughtException"));
+  process.on("unhandledRejection", fatal("unhandledRejection"));
 }
 
 /** An error and its causes as one line, each message once: a wrapper's message usually repeats its cause's. */

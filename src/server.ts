@@ -10,6 +10,7 @@ import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
 import { allowedHostsMiddleware } from "./http/allowed-hosts.js";
+import { endSessionsOnIdleClientGoaway } from "./http/client-goaway.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
@@ -146,7 +147,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   h2.on("timeout", (session: http2.ServerHttp2Session) => {
     connectionStates.get(session)?.goAway.abort();
     goAway(session);
+    // After a protocol error Node's HTTP/2 sends GOAWAY and stops reading the socket, without telling us: the
+    // client's close goes unseen and the session's streams never end, so close() would wait for ever. Calls on a
+    // session idle this long are over or stuck: one still open a shutdown grace period after its GOAWAY is dead.
+    const dead = setTimeout(() => session.destroy(), options.shutdownGraceMs).unref();
+    session.once("close", () => clearTimeout(dead));
   });
+  endSessionsOnIdleClientGoaway(h2);
   const connections = trackConnections(h1, h2);
   // Per connection (HTTP/2 session or HTTP/1.1 socket): what its streams need to know about it.
   const connectionStates = new WeakMap<object, CallConnection & { goAway: AbortController }>();

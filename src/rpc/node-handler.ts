@@ -75,7 +75,19 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
       }
       return;
     }
-    handler(universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)))
+    // Outside the try below: a throw from our own code is a bug that must show, not a bad request.
+    const contextValues = options.contextValues?.(request);
+    let universal: ReturnType<typeof universalRequestFromNodeRequest>;
+    try {
+      universal = universalRequestFromNodeRequest(request, response, undefined, contextValues);
+    } catch {
+      // connect-node throws, outside any promise, on a request it cannot describe (HTTP/1.0 or 1.1 without Host,
+      // HTTP/2 without :authority): that is the client's fault, and thrown here it would end the process.
+      response.writeHead(400);
+      response.end();
+      return;
+    }
+    handler(universal)
       .then((universal) => writeResponse(universal, response))
       // A failed write to a client that went away, or a response that could not be produced: never leave the
       // client waiting.

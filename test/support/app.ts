@@ -37,5 +37,36 @@ export async function startTestApp(
       retries[failure]++;
     },
   });
-  return Object.assign(app, { url: app.server.url, port: app.server.port, retries });
+  const defects = recordDefects();
+  const closeApp = app.close.bind(app); // Object.assign below replaces app.close with this wrapper
+  const close = async () => {
+    try {
+      await closeApp();
+    } finally {
+      defects.stop();
+    }
+    // Vitest reports these too and fails the run, but after a passing test; this fails the test that ran the app.
+    if (defects.errors.length > 0) {
+      const messages = defects.errors.map((e) => (e instanceof Error ? (e.stack ?? e.message) : String(e)));
+      throw new Error(`uncaught exception(s) while the app ran:\n${messages.join("\n")}`);
+    }
+  };
+  return Object.assign(app, { url: app.server.url, port: app.server.port, retries, close });
+}
+
+/** Collects uncaught exceptions and unhandled rejections in this process, next to vitest's own listeners. */
+function recordDefects(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const record = (error: unknown) => {
+    errors.push(error);
+  };
+  process.on("uncaughtException", record);
+  process.on("unhandledRejection", record);
+  return {
+    errors,
+    stop() {
+      process.off("uncaughtException", record);
+      process.off("unhandledRejection", record);
+    },
+  };
 }

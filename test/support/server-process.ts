@@ -12,7 +12,9 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** Everything the process printed, for assertions on logs. */
   readonly output: () => string;
-  /** Sends a signal and waits for the exit code. */
+  /** Every uncaught exception or unhandled rejection the process reported, whole lines, never trimmed. */
+  readonly defects: () => readonly string[];
+  /** Sends a signal and waits for the exit code; rejects if the process reported a defect (see `defects`). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -28,6 +30,31 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   process.once("exit", reap);
   child.once("exit", () => process.off("exit", reap));
   let output = "";
+  // A defect fails the test that started the server, however much output follows it: kept apart from `output`,
+  // which is trimmed. main.ts logs one as a pino `fatal` line (level 60); Node's own report, if it ever gets that
+  // far, ends with the Node.js version.
+  const defects: string[] = [];
+  let partial = "";
+  const scan = (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (
+        /"level":60\b|^Node\.js v\d|triggerUncaughtException|UnhandledPromiseRejection|Assertion .* failed/.test(
+          line,
+        )
+      ) {
+        defects.push(line);
+      }
+    }
+  };
+  child.stdout.on("data", scan);
+  child.stderr.on("data", scan);
+  // A native abort (an assertion in nghttp2, say) logs nothing of ours: a signal this helper did not send is one.
+  let sent: NodeJS.Signals | undefined;
+  child.once("exit", (_code, signal) => {
+    if (signal && signal !== sent) defects.push(`the server died of ${signal}`);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
@@ -55,11 +82,20 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     url,
     child,
     output: () => output,
+    defects: () => defects,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
-      const [code] = await once(child, "exit");
-      return code as number | null;
+      let code = child.exitCode;
+      if (code === null && child.signalCode === null) {
+        sent = signal;
+        child.kill(signal);
+        [code] = (await once(child, "exit")) as [number | null];
+      }
+      if (defects.length > 0) {
+        throw new Error(
+          `the server reported ${defects.length} defect(s) (uncaught exception, native abort):\n${defects.join("\n")}`,
+        );
+      }
+      return code;
     },
   };
 }
