@@ -6,6 +6,7 @@ import { deleteContact } from "./contacts/delete-contact.js";
 import { getContact } from "./contacts/get-contact.js";
 import { listContactChanges } from "./contacts/list-contact-changes.js";
 import { listContacts } from "./contacts/list-contacts.js";
+import { createReadBudget } from "./contacts/read-budget.js";
 import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
@@ -65,6 +66,12 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       },
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
+    const paging = {
+      transact,
+      pageTokenKey,
+      responseMaxBytes: config.responseMaxBytes,
+      reads: createReadBudget(config.readsMaxBytes),
+    };
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
     const useCases = limitFirms(
@@ -72,12 +79,12 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
         getContact: getContact({ transact }),
-        listContacts: listContacts({ transact, pageTokenKey }),
+        listContacts: listContacts(paging),
         updateContact: updateContact({ transact }),
         deleteContact: deleteContact({ transact }),
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
-        listContactChanges: listContactChanges({ transact, pageTokenKey }),
+        listContactChanges: listContactChanges(paging),
       },
       {
         slots: config.dbPoolSize,

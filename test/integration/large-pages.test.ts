@@ -1,0 +1,145 @@
+import { readFileSync } from "node:fs";
+import { create, toBinary } from "@bufbuild/protobuf";
+import type * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ContactService, ListContactsRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
+import { MAX_ASSIGNMENTS_PER_KIND } from "../../src/contacts/assignments.js";
+import { grpcJsClient, type UpsertClient } from "../support/clients.js";
+import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
+import { type ServerProcess, spawnServer } from "../support/server-process.js";
+
+const CONTACTS = 200;
+const CONCURRENT_PAGES = 20;
+// One round is what CI runs; LARGE_PAGE_ROUNDS repeats it (npm run test:chaos sets nothing: set it by hand).
+const ROUNDS = Number(process.env.LARGE_PAGE_ROUNDS ?? 1);
+const DEFAULT_GRPC_RECEIVE_LIMIT = 4 * 1024 * 1024;
+
+const rssMiB = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
+
+// An assignment id at the maximum: 64 code points of 4 bytes each, the first four spelling its number.
+const DIGITS = [..."𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗"];
+const maxId = (n: number) =>
+  [...String(n).padStart(4, "0")].map((d) => DIGITS[Number(d)]).join("") + "𝟎".repeat(60);
+
+let server: ServerProcess;
+let client: UpsertClient;
+const firmId = uniqueFirm("large");
+const otherFirm = uniqueFirm("probe");
+let probeId: string;
+
+beforeAll(async () => {
+  // What is measured is memory and another firm's latency, not load shedding: 20 pages of one firm may wait for
+  // database slots longer than the default 3 s queue timeout on a machine shared with other test runs.
+  server = await spawnServer({ DB_QUEUE_TIMEOUT_MS: "20000" });
+  client = grpcJsClient(server.url);
+  // One contact at the assignment maximum through the service, then copied by SQL: 199 more rows like it.
+  const first = await client.upsert({ firmId, email: "u0@example.com", firstName: "Max", lastName: "Size" });
+  const ids = Array.from({ length: MAX_ASSIGNMENTS_PER_KIND }, (_, i) => maxId(i));
+  const contactId = first.contact?.id as string;
+  await client.assign({ firmId, contactId, clientIds: ids, investmentEntityIds: ids });
+  await sql(
+    `INSERT INTO contacts (id, firm_id, email, email_key, first_name, last_name, create_time, update_time, assignments)
+     SELECT UUID(), c.firm_id, CONCAT('u', s.seq, '@example.com'), CONCAT('u', s.seq, '@example.com'), c.first_name,
+       c.last_name, c.create_time, c.update_time + INTERVAL s.seq * 1000 MICROSECOND, c.assignments
+     FROM contacts c JOIN seq_1_to_${CONTACTS - 1} s WHERE c.firm_id = ? AND c.id = ?`,
+    [firmId, contactId],
+  );
+  const probe = await client.upsert({
+    firmId: otherFirm,
+    email: "probe@example.com",
+    firstName: "P",
+    lastName: "Q",
+  });
+  probeId = probe.contact?.id as string;
+}, 60_000);
+
+afterAll(async () => {
+  client?.close();
+  await server?.stop();
+  await closeSqlPool();
+});
+
+describe("pages of a firm whose contacts are at the assignment maximum", () => {
+  it("are paged through by a default grpc-js client, each contact exactly once, within its receive limit", async () => {
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.list({ firmId, pageSize: 1000, pageToken });
+      sizes.push(page.contacts.length);
+      for (const contact of page.contacts) {
+        expect(contact.clientIds).toHaveLength(MAX_ASSIGNMENTS_PER_KIND);
+        seen.push(contact.id);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    console.info(`${CONTACTS} contacts in ${sizes.length} pages of ${JSON.stringify([...new Set(sizes)])}`);
+    expect(seen).toHaveLength(CONTACTS);
+    expect(new Set(seen).size).toBe(CONTACTS);
+    // Each contact is about 0.52 MB: a page holds what fits the 4 MiB a default gRPC client accepts.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(DEFAULT_GRPC_RECEIVE_LIMIT / 500_000);
+  }, 60_000);
+
+  it("keep the server's memory bounded under 20 concurrent pages, and another firm's reads fast", async () => {
+    const pid = server.child.pid as number;
+    let peak = rssMiB(pid);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMiB(pid));
+    }, 20);
+    const latencies: number[] = [];
+    let loading = true;
+    const probing = (async () => {
+      while (loading) {
+        const started = performance.now();
+        await client.get({ firmId: otherFirm, id: probeId });
+        latencies.push(performance.now() - started);
+      }
+    })();
+    // Default grpc-js clients that keep each page's bytes undecoded: decoding 20 pages here would stall this
+    // process's event loop, and with it the probe's clock, which measures the server.
+    const readers = Array.from({ length: 4 }, () => grpcJsClient(server.url).raw);
+    const request = toBinary(
+      ListContactsRequestSchema,
+      create(ListContactsRequestSchema, { firmId, pageSize: 1000 }),
+    );
+    const pageBytes: number[] = [];
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        await Promise.all(
+          Array.from(
+            { length: CONCURRENT_PAGES },
+            (_, i) =>
+              new Promise<void>((resolve, reject) => {
+                (readers[i % readers.length] as grpc.Client).makeUnaryRequest(
+                  `/${ContactService.typeName}/ListContacts`,
+                  () => Buffer.from(request),
+                  (bytes: Buffer) => bytes,
+                  {},
+                  (error, bytes) => {
+                    if (error) return reject(error);
+                    pageBytes.push((bytes as Buffer).length);
+                    resolve();
+                  },
+                );
+              }),
+          ),
+        );
+      }
+    } finally {
+      loading = false;
+      await probing;
+      clearInterval(sampler);
+      for (const reader of readers) reader.close();
+    }
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)] as number;
+    console.info(
+      `${pageBytes.length} pages of up to ${Math.max(...pageBytes)} bytes (${ROUNDS} rounds of ${CONCURRENT_PAGES} at once): peak RSS ${peak.toFixed(0)} MiB; other firm's GetContact ${latencies.length} calls, p50 ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+    );
+    expect(pageBytes).toHaveLength(ROUNDS * CONCURRENT_PAGES);
+    expect(Math.min(...pageBytes)).toBeGreaterThan(1_000_000);
+    expect(peak).toBeLessThan(512);
+    expect(p99).toBeLessThan(250);
+  }, 60_000);
+});
