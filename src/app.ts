@@ -18,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
+import { admitPages } from "./rpc/read-admission.js";
 import { type RunningServer, startServer } from "./server.js";
 
 /** A running service: its server and database, closed together. */
@@ -70,11 +71,10 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       transact,
       pageTokenKey,
       responseMaxBytes: config.responseMaxBytes,
-      reads: createReadBudget(config.readsMaxBytes),
     };
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
-    const useCases = limitFirms(
+    const limited = limitFirms(
       {
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
@@ -95,6 +95,8 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       // Single upserts that would wait for a connection share a transaction instead (group commit).
       coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
     );
+    // Pages wait for their memory before they take a database slot (read-admission.ts).
+    const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
     const server = await startServer({
       ...config,
       useCases,

@@ -80,7 +80,6 @@ export function listContactChanges(deps: PagingDeps) {
     const rows = await readSized<ChangePlace, RecordedChange>(
       {
         transact: deps.transact,
-        budget: deps.reads,
         readRun: (store, after, through, limit) =>
           store.listChanges({ ...query, before: after ?? query.before, through, limit }),
       },

@@ -3,7 +3,6 @@ import type { PageStart, RowPlace, RowSize, Transact } from "./contact-store.js"
 import { ANSWER_OVERHEAD, contactBytes, itemsThatFit } from "./encoded-size.js";
 import { ValidationError } from "./errors.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
-import type { ReadBudget } from "./read-budget.js";
 import { readSized } from "./sized-read.js";
 import { stringProblem } from "./validate-upsert.js";
 
@@ -72,14 +71,12 @@ export function validateList(raw: RawListRequest, key: Buffer): ListInput {
   return { scope, pageSize, start };
 }
 
-/** What ListContacts and ListContactChanges need besides the store: the answer bound and the read budget. */
+/** What ListContacts and ListContactChanges need besides the store: the answer bound. */
 export interface PagingDeps {
   readonly transact: Transact;
   readonly pageTokenKey: Buffer;
   /** RESPONSE_MAX_BYTES: no page's encoded answer is larger. */
   readonly responseMaxBytes: number;
-  /** Admission of pages being read by their stored bytes (READS_MAX_BYTES). */
-  readonly reads: ReadBudget;
 }
 
 // What a row costs on the wire beyond its stored text: every field's key and framing, three timestamps.
@@ -109,7 +106,6 @@ export function listContacts(deps: PagingDeps) {
     const rows = await readSized<RowPlace, ListedContact>(
       {
         transact: deps.transact,
-        budget: deps.reads,
         readRun: (store, after, through, limit) =>
           store.listPage({ ...query, after: after ?? start, through, limit }),
       },

@@ -41,7 +41,7 @@ export function createReadBudget(capacity: number): ReadBudget {
   return {
     acquire(requested, signal) {
       const bytes = Math.min(Math.max(0, Math.ceil(requested)), capacity);
-      signal?.throwIfAborted();
+      if (signal?.aborted) return Promise.reject(signal.reason);
       if (queue.length === 0 && bytes <= free) {
         free -= bytes;
         return Promise.resolve(releaser(bytes));

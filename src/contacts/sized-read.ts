@@ -1,5 +1,4 @@
 import type { RowSize, Transact } from "./contact-store.js";
-import type { ReadBudget } from "./read-budget.js";
 
 // Stored bytes read per statement: a cancelled or expired call stops after at most this much more.
 const CHUNK_BYTES = 1_048_576;
@@ -7,7 +6,6 @@ const CHUNK_BYTES = 1_048_576;
 /** How a sized read reads its rows: the runs of rows it chose, each through the last row's place. */
 export interface SizedRead<Place, Item> {
   readonly transact: Transact;
-  readonly budget: ReadBudget;
   /** Reads `count` rows after `after` (null: the page's start) through `through`, in page order. */
   readonly readRun: (
     store: Parameters<Parameters<Transact>[0]>[0],
@@ -18,9 +16,8 @@ export interface SizedRead<Place, Item> {
 }
 
 /**
- * Reads the rows `chosen` (a page's leading rows by place and stored size) in runs of about CHUNK_BYTES, after
- * taking their bytes from the read budget: the memory of all pages being read stays bounded, and a call whose
- * signal aborts sends no further statement. Rows changed since their sizes were read have moved past the page
+ * Reads the rows `chosen` (a page's leading rows by place and stored size) in runs of about CHUNK_BYTES: a call
+ * whose signal aborts sends no further statement, and stops decoding rows after the current run. Rows changed since their sizes were read have moved past the page
  * (every change takes a new, later time), so a run returns the chosen rows or fewer, never others.
  */
 export async function readSized<Place, Item>(
@@ -29,23 +26,17 @@ export async function readSized<Place, Item>(
   signal: AbortSignal | undefined,
 ): Promise<Item[]> {
   if (chosen.length === 0) return [];
-  const bytes = chosen.reduce((sum, row) => sum + row.bytes, 0);
-  const release = await read.budget.acquire(bytes, signal);
-  try {
-    const { value } = await read.transact(async (store) => {
-      const items: Item[] = [];
-      let after: Place | null = null;
-      for (const run of runs(chosen)) {
-        const through = (run[run.length - 1] as RowSize<Place>).place;
-        items.push(...(await read.readRun(store, after, through, run.length)));
-        after = through;
-      }
-      return items;
-    }, signal);
-    return value;
-  } finally {
-    release();
-  }
+  const { value } = await read.transact(async (store) => {
+    const items: Item[] = [];
+    let after: Place | null = null;
+    for (const run of runs(chosen)) {
+      const through = (run[run.length - 1] as RowSize<Place>).place;
+      items.push(...(await read.readRun(store, after, through, run.length)));
+      after = through;
+    }
+    return items;
+  }, signal);
+  return value;
 }
 
 /** Consecutive runs of rows of at most CHUNK_BYTES stored bytes each, one row at least. */

@@ -87,6 +87,14 @@ describe("pages of a firm whose contacts are at the assignment maximum", () => {
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssMiB(pid));
     }, 20);
+    // The probe's latency on this machine right now, without the pages: the machine is shared with other runs.
+    const idle: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      await client.get({ firmId: otherFirm, id: probeId });
+      idle.push(performance.now() - started);
+    }
+    idle.sort((a, b) => a - b);
     const latencies: number[] = [];
     let loading = true;
     const probing = (async () => {
@@ -135,11 +143,14 @@ describe("pages of a firm whose contacts are at the assignment maximum", () => {
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)] as number;
     console.info(
-      `${pageBytes.length} pages of up to ${Math.max(...pageBytes)} bytes (${ROUNDS} rounds of ${CONCURRENT_PAGES} at once): peak RSS ${peak.toFixed(0)} MiB; other firm's GetContact ${latencies.length} calls, p50 ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+      `${pageBytes.length} pages of up to ${Math.max(...pageBytes)} bytes (${ROUNDS} rounds of ${CONCURRENT_PAGES} at once): peak RSS ${peak.toFixed(0)} MiB; other firm's GetContact ${latencies.length} calls, p50 ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; without the pages p50 ${idle[10]?.toFixed(1)} ms, max ${idle[19]?.toFixed(1)} ms`,
     );
     expect(pageBytes).toHaveLength(ROUNDS * CONCURRENT_PAGES);
     expect(Math.min(...pageBytes)).toBeGreaterThan(1_000_000);
     expect(peak).toBeLessThan(512);
-    expect(p99).toBeLessThan(250);
+    // 250 ms on a machine where an idle GetContact takes a few milliseconds. On one loaded by other test runs (an
+    // idle median above 10 ms) the bound scales with the idle median: 25 times it, the same ratio.
+    const idleMedian = idle[10] as number;
+    expect(p99).toBeLessThan(idleMedian <= 10 ? 250 : 25 * idleMedian);
   }, 60_000);
 });
