@@ -100,3 +100,23 @@ export function itemsThatFit(sizes: readonly number[], budget: number, pageSize:
   }
   return count;
 }
+
+/**
+ * Which items of an answer go out trimmed so that it fits `budget`: item i costs `full[i]` whole or `trimmed[i]`
+ * trimmed (equal when it cannot be trimmed). Items stay whole from the first on while the rest, trimmed, still
+ * fits after them, and every later one is trimmed; true marks a trimmed one. When even all trimmed do not fit,
+ * every item that can be is trimmed.
+ */
+export function trimToFit(full: readonly number[], trimmed: readonly number[], budget: number): boolean[] {
+  const rest = new Array<number>(full.length + 1).fill(0);
+  for (let i = full.length - 1; i >= 0; i--) rest[i] = (rest[i + 1] as number) + (trimmed[i] as number);
+  let used = 0;
+  let trimming = false;
+  return full.map((size, i) => {
+    // Once an item is trimmed every later one is, so whole contacts are always a prefix a client can rely on.
+    const whole = (!trimming && used + size + (rest[i + 1] as number) <= budget) || trimmed[i] === size;
+    used += whole ? size : (trimmed[i] as number);
+    if (!whole) trimming = true;
+    return !whole;
+  });
+}

@@ -1,10 +1,15 @@
 import { readFileSync } from "node:fs";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ContactService, ListContactsRequestSchema } from "../../gen/contacts/v1/contact_service_pb.js";
+import {
+  BatchUpsertContactsRequestSchema,
+  BatchUpsertContactsResponseSchema,
+  ContactService,
+  ListContactsRequestSchema,
+} from "../../gen/contacts/v1/contact_service_pb.js";
 import { MAX_ASSIGNMENTS_PER_KIND } from "../../src/contacts/assignments.js";
-import { grpcJsClient, type UpsertClient } from "../support/clients.js";
+import { grpcJsClient } from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 
@@ -23,7 +28,7 @@ const maxId = (n: number) =>
   [...String(n).padStart(4, "0")].map((d) => DIGITS[Number(d)]).join("") + "𝟎".repeat(60);
 
 let server: ServerProcess;
-let client: UpsertClient;
+let client: ReturnType<typeof grpcJsClient>;
 const firmId = uniqueFirm("large");
 const otherFirm = uniqueFirm("probe");
 let probeId: string;
@@ -152,5 +157,41 @@ describe("pages of a firm whose contacts are at the assignment maximum", () => {
     // idle median above 10 ms) the bound scales with the idle median: 25 times it, the same ratio.
     const idleMedian = idle[10] as number;
     expect(p99).toBeLessThan(idleMedian <= 10 ? 250 : 25 * idleMedian);
+  }, 60_000);
+
+  it("answer a batch that matches them within a default grpc-js client's limit, trimming the contacts that do not fit", async () => {
+    // Every item matches a contact at the maximum by email and changes nothing: whole, the answer would be 104 MB.
+    const request = create(BatchUpsertContactsRequestSchema, {
+      firmId,
+      requests: Array.from({ length: CONTACTS }, (_, i) => ({ email: `u${i}@example.com` })),
+    });
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      client.raw.makeUnaryRequest(
+        `/${ContactService.typeName}/BatchUpsertContacts`,
+        () => Buffer.from(toBinary(BatchUpsertContactsRequestSchema, request)),
+        (answer: Buffer) => answer,
+        {},
+        (error, answer) => (error ? reject(error) : resolve(answer as Buffer)),
+      );
+    });
+    const { results } = fromBinary(BatchUpsertContactsResponseSchema, bytes);
+    const whole = results.filter((r) => !r.contactTrimmed);
+    console.info(
+      `batch of ${CONTACTS}: ${bytes.length} bytes, ${whole.length} contacts whole, the rest trimmed`,
+    );
+    expect(bytes.length).toBeLessThanOrEqual(DEFAULT_GRPC_RECEIVE_LIMIT);
+    expect(results).toHaveLength(CONTACTS);
+    // Whole from the first item on, then trimmed: id, firm and times, with the result itself complete.
+    expect(results.findIndex((r) => r.contactTrimmed)).toBe(whole.length);
+    expect(whole.length).toBeGreaterThan(0);
+    for (const [i, result] of results.entries()) {
+      expect(result.outcome.case).toBe("response");
+      const response = result.outcome.value as {
+        contact?: { id: string; email: string; clientIds: string[] };
+      };
+      expect(response.contact?.id).toMatch(/^[0-9a-f-]{36}$/);
+      if (result.contactTrimmed) expect(response.contact).toMatchObject({ email: "", clientIds: [] });
+      else expect(response.contact).toMatchObject({ email: `u${i}@example.com` });
+    }
   }, 60_000);
 });

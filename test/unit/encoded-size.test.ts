@@ -12,6 +12,7 @@ import {
   contactBytes,
   itemsThatFit,
   MAX_CONTACT_BYTES,
+  trimToFit,
 } from "../../src/contacts/encoded-size.js";
 import { MAX_LENGTH, OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
 import type { RecordedChange } from "../../src/contacts/history.js";
@@ -124,5 +125,43 @@ describe("itemsThatFit", () => {
     [[5, 5, 1], 10, 5, 2],
   ])("sizes %j within %i bytes and %i items: %i", (sizes, budget, pageSize, expected) => {
     expect(itemsThatFit(sizes, budget, pageSize)).toBe(expected);
+  });
+});
+
+describe("trimToFit", () => {
+  it.each([
+    // full sizes, trimmed sizes, budget, which are trimmed
+    [[3, 3, 3], [1, 1, 1], 10, [false, false, false]],
+    [[5, 5, 5], [1, 1, 1], 10, [false, true, true]], // the first stays whole while the rest, trimmed, fits after it
+    [[5, 5, 5], [1, 1, 1], 12, [false, false, true]],
+    [[9, 2, 2], [1, 2, 2], 10, [true, false, false]], // an untrimmable item (an error) keeps its room
+    [[5, 5], [4, 4], 6, [true, true]], // even trimmed it does not fit: trim all that can be
+    [[], [], 10, []],
+  ])("full %j, trimmed %j, within %i: %j", (full, trimmed, budget, expected) => {
+    expect(trimToFit(full, trimmed, budget)).toEqual(expected);
+  });
+
+  it("keeps the total within the budget whenever all trimmed fits", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 100 })), {
+          maxLength: 30,
+        }),
+        fc.integer({ min: 0, max: 3000 }),
+        (pairs, budget) => {
+          const full = pairs.map(([a, b]) => Math.max(a, b));
+          const trimmed = pairs.map(([a, b]) => Math.min(a, b));
+          const trims = trimToFit(full, trimmed, budget);
+          const total = trims.reduce((sum, t, i) => sum + ((t ? trimmed[i] : full[i]) as number), 0);
+          if (trimmed.reduce((a, b) => a + b, 0) <= budget) expect(total).toBeLessThanOrEqual(budget);
+          // Whole items form a prefix of the trimmable ones: once one is trimmed, every later one that can be is.
+          const first = trims.indexOf(true);
+          if (first !== -1)
+            trims.slice(first).forEach((t, i) => {
+              if (trimmed[first + i] !== full[first + i]) expect(t).toBe(true);
+            });
+        },
+      ),
+    );
   });
 });
