@@ -38,12 +38,13 @@ describe("migration 0007 on a database of the previous version", () => {
     const app = await startTestApp({ DATABASE_URL: database.url });
     const client = grpcJsClient(app.url);
     try {
+      const db = database;
       const bytes = async () => {
-        const check = await database?.connect();
-        const [rows] = (await check?.query("SELECT blob_bytes FROM contacts WHERE id = ?", [
+        const check = await db.connect();
+        const [rows] = (await check.query("SELECT blob_bytes FROM contacts WHERE id = ?", [
           id,
         ])) as unknown as [{ blob_bytes: number }[]];
-        await check?.end();
+        await check.end();
         return Number(rows[0]?.blob_bytes);
       };
       expect(await bytes()).toBe(2000 + "client\tc1\nclient\tc2".length);

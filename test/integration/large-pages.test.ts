@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BatchUpsertContactsRequestSchema,
@@ -11,7 +13,9 @@ import {
 import { MAX_ASSIGNMENTS_PER_KIND } from "../../src/contacts/assignments.js";
 import { grpcJsClient } from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
-import { type ServerProcess, spawnServer } from "../support/server-process.js";
+import { REPO_ROOT, type ServerProcess, spawnServer } from "../support/server-process.js";
+
+const run = promisify(execFile);
 
 const CONTACTS = 200;
 const CONCURRENT_PAGES = 20;
@@ -109,41 +113,28 @@ describe("pages of a firm whose contacts are at the assignment maximum", () => {
         latencies.push(performance.now() - started);
       }
     })();
-    // Default grpc-js clients that keep each page's bytes undecoded: decoding 20 pages here would stall this
-    // process's event loop, and with it the probe's clock, which measures the server.
-    const readers = Array.from({ length: 4 }, () => grpcJsClient(server.url).raw);
+    // Default grpc-js clients in a process of their own (test/support/page-readers.mjs): receiving 20 pages here
+    // would stall this process's event loop, and with it the probe's clock, which measures the server.
     const request = toBinary(
       ListContactsRequestSchema,
       create(ListContactsRequestSchema, { firmId, pageSize: 1000 }),
     );
-    const pageBytes: number[] = [];
+    let pageBytes: number[] = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
-        await Promise.all(
-          Array.from(
-            { length: CONCURRENT_PAGES },
-            (_, i) =>
-              new Promise<void>((resolve, reject) => {
-                (readers[i % readers.length] as grpc.Client).makeUnaryRequest(
-                  `/${ContactService.typeName}/ListContacts`,
-                  () => Buffer.from(request),
-                  (bytes: Buffer) => bytes,
-                  {},
-                  (error, bytes) => {
-                    if (error) return reject(error);
-                    pageBytes.push((bytes as Buffer).length);
-                    resolve();
-                  },
-                );
-              }),
-          ),
-        );
+        const { stdout } = await run(process.execPath, [
+          join(REPO_ROOT, "test/support/page-readers.mjs"),
+          server.url,
+          Buffer.from(request).toString("base64"),
+          String(CONCURRENT_PAGES),
+          "4",
+        ]);
+        pageBytes = pageBytes.concat(JSON.parse(stdout) as number[]);
       }
     } finally {
       loading = false;
       await probing;
       clearInterval(sampler);
-      for (const reader of readers) reader.close();
     }
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)] as number;

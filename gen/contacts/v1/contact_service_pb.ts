@@ -294,7 +294,9 @@ export type ListContactsRequest = Message<"contacts.v1.ListContactsRequest"> & {
   firmId: string;
 
   /**
-   * Contacts per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT.
+   * Most contacts per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT. A page
+   * may hold fewer, even none, with a `next_page_token`: it stops before its encoded answer would exceed the
+   * server's response bound (RESPONSE_MAX_BYTES, 4 MiB by default, what gRPC clients accept by default).
    *
    * @generated from field: int32 page_size = 2;
    */
@@ -734,7 +736,8 @@ export type ListContactChangesRequest = Message<"contacts.v1.ListContactChangesR
   contactId: string;
 
   /**
-   * Changes per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT.
+   * Most changes per page: 0 means 100; larger than 1000 is treated as 1000; negative is INVALID_ARGUMENT. A page
+   * may hold fewer, with a `next_page_token`, as ListContacts' pages do.
    *
    * @generated from field: int32 page_size = 3;
    */
