@@ -120,7 +120,7 @@ export function loadConfig(env: Env): Config {
     requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
     // The floor holds the largest contact or change there can be (encoded-size.ts), so every item fits a page.
     responseMaxBytes: read("RESPONSE_MAX_BYTES", 4_194_304, integer(MIN_RESPONSE_MAX_BYTES, 67_108_864)),
-    readsMaxBytes: read("READS_MAX_BYTES", 16_777_216, integer(MIN_RESPONSE_MAX_BYTES, 4_294_967_296)),
+    readsMaxBytes: read("READS_MAX_BYTES", 8_388_608, integer(MIN_RESPONSE_MAX_BYTES, 4_294_967_296)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
     responseMaxBytes: 4_194_304,
-    readsMaxBytes: 16_777_216,
+    readsMaxBytes: 8_388_608,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -177,7 +177,7 @@ describe("loadConfig", () => {
 
   it("refuses a READS_MAX_BYTES below RESPONSE_MAX_BYTES, which could never admit a full page", () => {
     expect(configError({ RESPONSE_MAX_BYTES: "33554432" }).problems).toEqual([
-      "READS_MAX_BYTES=16777216 must be at least RESPONSE_MAX_BYTES=33554432, so that a full page can be read",
+      "READS_MAX_BYTES=8388608 must be at least RESPONSE_MAX_BYTES=33554432, so that a full page can be read",
     ]);
     const config = loadConfig({ RESPONSE_MAX_BYTES: "8388608", READS_MAX_BYTES: "8388608" });
     expect([config.responseMaxBytes, config.readsMaxBytes]).toEqual([8_388_608, 8_388_608]);
