@@ -6,6 +6,7 @@ import { deleteContact } from "./contacts/delete-contact.js";
 import { getContact } from "./contacts/get-contact.js";
 import { listContactChanges } from "./contacts/list-contact-changes.js";
 import { listContacts } from "./contacts/list-contacts.js";
+import { createReadBudget } from "./contacts/read-budget.js";
 import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
@@ -17,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
+import { admitPages } from "./rpc/read-admission.js";
 import { type RunningServer, startServer } from "./server.js";
 
 /** A running service: its server and database, closed together. */
@@ -65,19 +67,24 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       },
     });
     const pageTokenKey = await readPageTokenKey(database.dataSource);
+    const paging = {
+      transact,
+      pageTokenKey,
+      responseMaxBytes: config.responseMaxBytes,
+    };
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
-    const useCases = limitFirms(
+    const limited = limitFirms(
       {
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
         getContact: getContact({ transact }),
-        listContacts: listContacts({ transact, pageTokenKey }),
+        listContacts: listContacts(paging),
         updateContact: updateContact({ transact }),
         deleteContact: deleteContact({ transact }),
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
-        listContactChanges: listContactChanges({ transact, pageTokenKey }),
+        listContactChanges: listContactChanges(paging),
       },
       {
         slots: config.dbPoolSize,
@@ -88,6 +95,8 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       // Single upserts that would wait for a connection share a transaction instead (group commit).
       coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
     );
+    // Pages wait for their memory before they take a database slot (read-admission.ts).
+    const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
     const server = await startServer({
       ...config,
       useCases,

@@ -3,6 +3,9 @@ import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 import { ANY_HOST, defaultAllowedHosts } from "./http/allowed-hosts.js";
 
+/** The smallest RESPONSE_MAX_BYTES: above the largest single contact or change (about 0.8 MB) with its page. */
+export const MIN_RESPONSE_MAX_BYTES = 1_048_576;
+
 /** Every setting of the service, read from the environment once at startup. */
 export interface Config {
   readonly host: string;
@@ -47,6 +50,13 @@ export interface Config {
    * Default: the loopback names and HOST.
    */
   readonly allowedHosts: readonly string[];
+  /**
+   * The largest answer a call gets, encoded: pages of ListContacts and ListContactChanges stop before it, and a
+   * batch's answer trims its contacts to stay within it. Default 4 MiB, what gRPC clients accept by default.
+   */
+  readonly responseMaxBytes: number;
+  /** Stored bytes all pages being read at once may hold; a page waits for its share (its deadline applies). */
+  readonly readsMaxBytes: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -117,6 +127,9 @@ export function loadConfig(env: Env): Config {
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
     requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
     allowedHosts: read("ALLOWED_HOSTS", defaultAllowedHosts(env.HOST?.trim() || DEFAULT_HOST), hostNames),
+    // The floor holds the largest contact or change there can be (encoded-size.ts), so every item fits a page.
+    responseMaxBytes: read("RESPONSE_MAX_BYTES", 4_194_304, integer(MIN_RESPONSE_MAX_BYTES, 67_108_864)),
+    readsMaxBytes: read("READS_MAX_BYTES", 8_388_608, integer(MIN_RESPONSE_MAX_BYTES, 4_294_967_296)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.
@@ -124,6 +137,11 @@ export function loadConfig(env: Env): Config {
   if (queueTimeoutSet && config.dbQueueTimeoutMs >= config.maxTimeoutMs) {
     problems.push(
       `DB_QUEUE_TIMEOUT_MS=${config.dbQueueTimeoutMs} must be shorter than MAX_TIMEOUT_MS=${config.maxTimeoutMs}, so that an overloaded call is shed with UNAVAILABLE before its deadline`,
+    );
+  }
+  if (config.readsMaxBytes < config.responseMaxBytes) {
+    problems.push(
+      `READS_MAX_BYTES=${config.readsMaxBytes} must be at least RESPONSE_MAX_BYTES=${config.responseMaxBytes}, so that a full page can be read`,
     );
   }
   if (config.authDisabled && config.apiKeysFile !== undefined) {

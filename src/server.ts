@@ -51,6 +51,8 @@ export interface ServerOptions {
   /** Without `authenticate`, the Host names served (ALLOWED_HOSTS); other names are refused. */
   readonly allowedHosts: readonly string[];
   readonly useCases: ContactUseCases;
+  /** RESPONSE_MAX_BYTES: a batch's answer trims its contacts to stay within it. */
+  readonly responseMaxBytes?: number;
   /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
   readonly readinessProbe: ReadinessProbe;
   /** Checks bearer tokens on ContactService calls; undefined serves without authentication. */
@@ -97,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: (router) => {
       router.service(
         ContactService,
-        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
+        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs), options.responseMaxBytes),
       );
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);

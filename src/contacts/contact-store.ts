@@ -19,14 +19,39 @@ export interface PageQuery {
   readonly after: PageStart | null;
   readonly showDeleted: boolean;
   readonly limit: number;
+  /** When set, only rows up to and including this (update time, id). */
+  readonly through?: RowPlace;
+}
+
+/** A listed contact's place in (update_time, id) order. */
+export interface RowPlace {
+  readonly time: Date;
+  readonly id: string;
+}
+
+/**
+ * A row's place and its stored size in bytes (its text columns' lengths, no framing): what a page needs to
+ * decide how many rows it can hold before reading them.
+ */
+export interface RowSize<Place> {
+  readonly place: Place;
+  readonly bytes: number;
+}
+
+/** A recorded change's place in a contact's history: its change time and seq. */
+export interface ChangePlace {
+  readonly time: Date;
+  readonly seq: number;
 }
 
 /** One page of a contact's changes, newest first: strictly before `before` (a change's time and seq) when set. */
 export interface ChangesQuery {
   readonly firmId: string;
   readonly contactId: string;
-  readonly before: { readonly time: Date; readonly seq: number } | null;
+  readonly before: ChangePlace | null;
   readonly limit: number;
+  /** When set, only changes from this one on (newest first: this change and those older than `before`). */
+  readonly through?: ChangePlace;
 }
 
 /**
@@ -62,6 +87,8 @@ export interface ContactStore {
   changeAssignments(contact: Contact, change: AssignmentChange): Promise<void>;
   /** One page of the firm's contacts (and tombstones, with showDeleted), ordered by (update time, id). */
   listPage(query: PageQuery): Promise<ListedContact[]>;
+  /** The places and stored sizes of the rows listPage would return, without reading their values. */
+  pageSizes(query: PageQuery): Promise<RowSize<RowPlace>[]>;
   /**
    * Reads, locked until the transaction ends, every live contact of the firm that holds one of the tracking ids
    * or one of the emails (the firm's email identity), with its assignments, in one statement.
@@ -79,6 +106,8 @@ export interface ContactStore {
   recordChanges(firmId: string, actor: Actor, entries: readonly HistoryEntry[]): Promise<void>;
   /** One page of a contact's recorded changes, newest first (a live or deleted contact's alike). */
   listChanges(query: ChangesQuery): Promise<RecordedChange[]>;
+  /** The places and stored sizes of the changes listChanges would return, without reading them. */
+  changeSizes(query: ChangesQuery): Promise<RowSize<ChangePlace>[]>;
   /** Whether the firm has the contact, live or deleted (its tombstone not purged). */
   contactExists(firmId: string, id: string): Promise<boolean>;
   /**

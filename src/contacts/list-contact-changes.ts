@@ -1,10 +1,12 @@
 import { createHmac } from "node:crypto";
 import type { FieldViolation } from "./contact.js";
-import type { ChangesQuery, Transact } from "./contact-store.js";
+import type { ChangePlace, ChangesQuery, RowSize } from "./contact-store.js";
+import { ANSWER_OVERHEAD, changeBytes, itemsThatFit } from "./encoded-size.js";
 import { NotFoundError, ValidationError } from "./errors.js";
 import type { RecordedChange } from "./history.js";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./list-contacts.js";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type PagingDeps, ROW_FRAMING_BYTES } from "./list-contacts.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
+import { readSized } from "./sized-read.js";
 import { contactRef } from "./validate-upsert.js";
 
 /** ListContactChanges' request as it arrives. */
@@ -54,29 +56,50 @@ export function validateChanges(raw: RawChangesRequest, key: Buffer): ChangesInp
 }
 
 /**
- * The ListContactChanges use case: one page of a contact's changes, newest first, read one more than the page
- * holds to know whether another follows. NotFoundError when the firm has neither the contact nor its tombstone
- * (checked only when the page is empty: a change row outlives neither).
+ * The ListContactChanges use case: one page of a contact's changes, newest first, sized like ListContacts' pages
+ * (list-contacts.ts): the places and stored sizes of up to one more change than the page holds first, then only
+ * the changes whose answer fits RESPONSE_MAX_BYTES. NotFoundError when the firm has neither the contact nor its
+ * tombstone (checked only when the page is empty: a change row outlives neither).
  */
-export function listContactChanges(deps: { readonly transact: Transact; readonly pageTokenKey: Buffer }) {
+export function listContactChanges(deps: PagingDeps) {
+  const budget = deps.responseMaxBytes - ANSWER_OVERHEAD;
   return async (raw: RawChangesRequest, signal?: AbortSignal): Promise<ChangesPage> => {
     const { query, pageSize } = validateChanges(raw, deps.pageTokenKey);
-    const { value: rows } = await deps.transact(async (store) => {
-      const page = await store.listChanges({ ...query, limit: pageSize + 1 });
+    const { value: sizes } = await deps.transact(async (store) => {
+      const page = await store.changeSizes({ ...query, limit: pageSize + 1 });
       if (page.length === 0 && !(await store.contactExists(query.firmId, query.contactId)))
         throw new NotFoundError();
       return page;
     }, signal);
-    if (rows.length <= pageSize) return { changes: rows, nextPageToken: "" };
-    const changes = rows.slice(0, pageSize);
-    const last = changes[changes.length - 1] as RecordedChange;
+    const count = itemsThatFit(
+      sizes.map((row) => row.bytes + ROW_FRAMING_BYTES),
+      budget,
+      pageSize,
+    );
+    const chosen = sizes.slice(0, count);
+    const rows = await readSized<ChangePlace, RecordedChange>(
+      {
+        transact: deps.transact,
+        readRun: (store, after, through, limit) =>
+          store.listChanges({ ...query, before: after ?? query.before, through, limit }),
+      },
+      chosen,
+      signal,
+    );
+    const fit = itemsThatFit(rows.map(changeBytes), budget, pageSize);
+    const changes = rows.slice(0, fit);
+    if (fit === rows.length && count === sizes.length) return { changes, nextPageToken: "" };
+    const last =
+      fit < rows.length
+        ? {
+            time: (changes[fit - 1] as RecordedChange).changeTime,
+            seq: (changes[fit - 1] as RecordedChange).seq,
+          }
+        : (chosen[count - 1] as RowSize<ChangePlace>).place;
     const key = contactKey(deps.pageTokenKey, query.contactId);
     return {
       changes,
-      nextPageToken: writePageToken(key, scopeOf(query.firmId), {
-        time: last.changeTime,
-        id: String(last.seq),
-      }),
+      nextPageToken: writePageToken(key, scopeOf(query.firmId), { time: last.time, id: String(last.seq) }),
     };
   };
 }

@@ -1,7 +1,9 @@
 import type { FieldViolation, ListedContact } from "./contact.js";
-import type { PageStart, Transact } from "./contact-store.js";
+import type { PageStart, RowPlace, RowSize, Transact } from "./contact-store.js";
+import { ANSWER_OVERHEAD, contactBytes, itemsThatFit } from "./encoded-size.js";
 import { ValidationError } from "./errors.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
+import { readSized } from "./sized-read.js";
 import { stringProblem } from "./validate-upsert.js";
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -69,29 +71,58 @@ export function validateList(raw: RawListRequest, key: Buffer): ListInput {
   return { scope, pageSize, start };
 }
 
+/** What ListContacts and ListContactChanges need besides the store: the answer bound. */
+export interface PagingDeps {
+  readonly transact: Transact;
+  readonly pageTokenKey: Buffer;
+  /** RESPONSE_MAX_BYTES: no page's encoded answer is larger. */
+  readonly responseMaxBytes: number;
+}
+
+// What a row costs on the wire beyond its stored text: every field's key and framing, three timestamps.
+export const ROW_FRAMING_BYTES = 1_024;
+
 /**
  * The ListContacts use case: one page of the firm's contacts (and tombstones, with showDeleted) in
- * (update_time, id) order, read one more than the page holds to know whether another page follows.
+ * (update_time, id) order. It first reads the places and stored sizes of up to one more row than the page
+ * holds, keeps the leading rows whose answer fits RESPONSE_MAX_BYTES, then reads only those (sized-read.ts) and
+ * cuts again by their encoded size: a page may hold fewer contacts than page_size, with a next_page_token.
  */
-export function listContacts(deps: { readonly transact: Transact; readonly pageTokenKey: Buffer }) {
+export function listContacts(deps: PagingDeps) {
+  const budget = deps.responseMaxBytes - ANSWER_OVERHEAD;
   return async (raw: RawListRequest, signal?: AbortSignal): Promise<ContactPage> => {
     const { scope, pageSize, start } = validateList(raw, deps.pageTokenKey);
-    const { value: rows } = await deps.transact(
-      (store) =>
-        store.listPage({
-          firmId: scope.firmId,
-          after: start,
-          showDeleted: scope.showDeleted,
-          limit: pageSize + 1,
-        }),
+    const query = { firmId: scope.firmId, showDeleted: scope.showDeleted };
+    const { value: sizes } = await deps.transact(
+      (store) => store.pageSizes({ ...query, after: start, limit: pageSize + 1 }),
       signal,
     );
-    if (rows.length <= pageSize) return { contacts: rows, nextPageToken: "" };
-    const contacts = rows.slice(0, pageSize);
-    const last = contacts[contacts.length - 1] as ListedContact;
-    return {
-      contacts,
-      nextPageToken: writePageToken(deps.pageTokenKey, scope, { time: last.updateTime, id: last.id }),
-    };
+    const count = itemsThatFit(
+      sizes.map((row) => row.bytes + ROW_FRAMING_BYTES),
+      budget,
+      pageSize,
+    );
+    const chosen = sizes.slice(0, count);
+    const rows = await readSized<RowPlace, ListedContact>(
+      {
+        transact: deps.transact,
+        readRun: (store, after, through, limit) =>
+          store.listPage({ ...query, after: after ?? start, through, limit }),
+      },
+      chosen,
+      signal,
+    );
+    const fit = itemsThatFit(rows.map(contactBytes), budget, pageSize);
+    const contacts = rows.slice(0, fit);
+    if (fit === rows.length && count === sizes.length) return { contacts, nextPageToken: "" };
+    // Rows of the chosen run not read back have moved past it: the next page starts after the run's end.
+    const last =
+      fit < rows.length
+        ? {
+            time: (contacts[fit - 1] as ListedContact).updateTime,
+            id: (contacts[fit - 1] as ListedContact).id,
+          }
+        : (chosen[count - 1] as RowSize<RowPlace>).place;
+    return { contacts, nextPageToken: writePageToken(deps.pageTokenKey, scope, last) };
   };
 }

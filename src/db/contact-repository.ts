@@ -200,22 +200,16 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     },
 
     async listPage(query: PageQuery) {
-      const [condition, params] = pageCondition(query);
-      const live = `SELECT ${LIVE_COLUMNS}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} ORDER BY c.update_time, c.id LIMIT ?`;
-      if (!query.showDeleted) {
-        const rows = await tx.query<Row>(live, [...params, query.limit]);
-        return rows.map(toListed);
-      }
-      // Each side reads at most a page from its (firm_id, update_time, id) index; the merge keeps the first page.
-      const dead = `SELECT ${COLUMNS.map((c) => `t.${c}`).join(", ")}, NULL, t.delete_time FROM contact_tombstones t WHERE ${condition("t.")} ORDER BY t.update_time, t.id LIMIT ?`;
-      const rows = await tx.query<Row>(`(${live}) UNION ALL (${dead}) ORDER BY update_time, id LIMIT ?`, [
-        ...params,
-        query.limit,
-        ...params,
-        query.limit,
-        query.limit,
-      ]);
+      const rows = await tx.query<Row>(...pageStatement(query, LIVE_COLUMNS, DEAD_COLUMNS));
       return rows.map(toListed);
+    },
+
+    async pageSizes(query: PageQuery) {
+      const rows = await tx.query<Row>(...pageStatement(query, sizeOf("c.", true), sizeOf("t.", false)));
+      return rows.map((row) => ({
+        place: { time: row.update_time as Date, id: row.id as string },
+        bytes: Number(row.bytes),
+      }));
     },
 
     async findByKeys(firmId, keys) {
@@ -251,8 +245,17 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
 
     async listChanges(query) {
       if (!POSSIBLE_ID.test(query.contactId)) return [];
-      const { sql, params } = listChangesStatement(query);
+      const { sql, params } = listChangesStatement(query, CHANGE_COLUMNS);
       return (await tx.query<Row>(sql, params)).map((row) => toRecordedChange(row, query.contactId));
+    },
+
+    async changeSizes(query) {
+      if (!POSSIBLE_ID.test(query.contactId)) return [];
+      const { sql, params } = listChangesStatement(query, CHANGE_SIZE);
+      return (await tx.query<Row>(sql, params)).map((row) => ({
+        place: { time: row.change_time as Date, seq: Number(row.seq) },
+        bytes: Number(row.bytes),
+      }));
     },
 
     async contactExists(firmId, id) {
@@ -266,13 +269,50 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
 
 /** The keyset condition of a page, for a table alias, and its parameters. */
 function pageCondition(query: PageQuery): [(alias: string) => string, unknown[]] {
-  const { after } = query;
-  if (after === null) return [(t) => `${t}firm_id = ?`, [query.firmId]];
-  if (after.id === null)
-    return [(t) => `${t}firm_id = ? AND ${t}update_time > ?`, [query.firmId, after.time]];
+  const { after, through } = query;
+  const parts: ((t: string) => string)[] = [(t) => `${t}firm_id = ?`];
+  const params: unknown[] = [query.firmId];
+  if (after !== null && after.id === null) {
+    parts.push((t) => `${t}update_time > ?`);
+    params.push(after.time);
+  } else if (after !== null) {
+    parts.push((t) => `(${t}update_time > ? OR (${t}update_time = ? AND ${t}id > ?))`);
+    params.push(after.time, after.time, after.id);
+  }
+  if (through !== undefined) {
+    parts.push((t) => `(${t}update_time < ? OR (${t}update_time = ? AND ${t}id <= ?))`);
+    params.push(through.time, through.time, through.id);
+  }
+  return [(t) => parts.map((part) => part(t)).join(" AND "), params];
+}
+
+const DEAD_COLUMNS = `${COLUMNS.map((c) => `t.${c}`).join(", ")}, NULL`;
+// A row's stored bytes: what its text columns hold (LENGTH counts bytes), read without sending them. A live row's
+// long columns are counted by the server at write time (blob_bytes, migration 0007): LENGTH() would fetch them.
+const SHORT_COLUMNS = COLUMNS.filter((c) => !["create_time", "update_time", "note"].includes(c));
+const sizeOf = (alias: string, live: boolean) =>
+  `${alias}update_time, ${alias}id, ${[
+    ...SHORT_COLUMNS.map((c) => `COALESCE(LENGTH(${alias}${c}), 0)`),
+    live ? `${alias}blob_bytes` : `COALESCE(LENGTH(${alias}note), 0)`,
+  ].join(" + ")} AS bytes`;
+const CHANGE_COLUMNS = "change_time, seq, principal, request_id, kind, fields";
+// A change's fields are a JSON array of triples; each triple costs more framing on the wire than in the column.
+const CHANGE_SIZE =
+  "change_time, seq, LENGTH(fields) + 128 * JSON_LENGTH(fields) + LENGTH(principal) + COALESCE(LENGTH(request_id), 0) AS bytes";
+
+/**
+ * One page's SELECT with the given columns of live rows and of tombstones: live rows alone, or, with
+ * showDeleted, both merged. Each side reads at most a page from its (firm_id, update_time, id) index; the merge
+ * keeps the first page.
+ */
+function pageStatement(query: PageQuery, live: string, dead: string): [string, unknown[]] {
+  const [condition, params] = pageCondition(query);
+  const liveSql = `SELECT ${live}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} ORDER BY c.update_time, c.id LIMIT ?`;
+  if (!query.showDeleted) return [liveSql, [...params, query.limit]];
+  const deadSql = `SELECT ${dead}, t.delete_time FROM contact_tombstones t WHERE ${condition("t.")} ORDER BY t.update_time, t.id LIMIT ?`;
   return [
-    (t) => `${t}firm_id = ? AND (${t}update_time > ? OR (${t}update_time = ? AND ${t}id > ?))`,
-    [query.firmId, after.time, after.time, after.id],
+    `(${liveSql}) UNION ALL (${deadSql}) ORDER BY update_time, id LIMIT ?`,
+    [...params, query.limit, ...params, query.limit, query.limit],
   ];
 }
 

@@ -38,15 +38,25 @@ export function recordStatements(
   }));
 }
 
-/** The SELECT of one page of a contact's changes, newest first, keyset-paged on the primary key. */
-export function listChangesStatement(query: ChangesQuery): Statement {
-  const { firmId, contactId, before, limit } = query;
+/**
+ * The SELECT of one page of a contact's changes, newest first, keyset-paged on the primary key, with the given
+ * columns (the change's, or its place and size).
+ */
+export function listChangesStatement(query: ChangesQuery, columns: string): Statement {
+  const { firmId, contactId, before, through, limit } = query;
   const after = before === null ? "" : " AND (change_time < ? OR (change_time = ? AND seq < ?))";
+  const until = through === undefined ? "" : " AND (change_time > ? OR (change_time = ? AND seq >= ?))";
   return {
     sql:
-      `SELECT change_time, seq, principal, request_id, kind, fields FROM contact_changes ` +
-      `WHERE firm_id = ? AND contact_id = ?${after} ORDER BY change_time DESC, seq DESC LIMIT ?`,
-    params: [firmId, contactId, ...(before === null ? [] : [before.time, before.time, before.seq]), limit],
+      `SELECT ${columns} FROM contact_changes ` +
+      `WHERE firm_id = ? AND contact_id = ?${after}${until} ORDER BY change_time DESC, seq DESC LIMIT ?`,
+    params: [
+      firmId,
+      contactId,
+      ...(before === null ? [] : [before.time, before.time, before.seq]),
+      ...(through === undefined ? [] : [through.time, through.time, through.seq]),
+      limit,
+    ],
   };
 }
 

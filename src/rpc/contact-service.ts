@@ -11,10 +11,14 @@ import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-ba
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import { principalKey } from "./call-context.js";
+
+/** RESPONSE_MAX_BYTES' default: what grpc-js and most gRPC clients accept by default. */
+export const DEFAULT_RESPONSE_MAX_BYTES = 4_194_304;
+
 import {
   assignmentRequestFromProto,
   batchRequestFromProto,
-  batchResultToProto,
+  batchResultsWithin,
   contactChangeToProto,
   contactToProto,
   isJsonCall,
@@ -50,6 +54,7 @@ export interface ContactUseCases {
  */
 export function contactServiceHandlers(
   useCases: ContactUseCases,
+  responseMaxBytes = DEFAULT_RESPONSE_MAX_BYTES,
 ): Partial<ServiceImpl<typeof ContactService>> {
   return {
     async upsertContact(request, context) {
@@ -66,7 +71,7 @@ export function contactServiceHandlers(
         context.signal,
         actorOf(context, request.requestId),
       );
-      return { results: results.map(batchResultToProto) };
+      return { results: batchResultsWithin(results, responseMaxBytes) };
     },
     async getContact(request, context) {
       const contact = await useCases.getContact(request, context.signal);

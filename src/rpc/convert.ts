@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Contact as ContactMessage, ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
 import {
@@ -22,7 +22,8 @@ import type { RawUpdateRequest } from "../contacts/apply-update.js";
 import type { RawAssignmentRequest } from "../contacts/assignments.js";
 import type { Contact, ListedContact } from "../contacts/contact.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
-import { DATA_FIELDS } from "../contacts/fields.js";
+import { ANSWER_OVERHEAD, contactBytes, trimToFit } from "../contacts/encoded-size.js";
+import { DATA_FIELDS, MAX_LENGTH } from "../contacts/fields.js";
 import type { ChangeKind as DomainChangeKind, RecordedChange } from "../contacts/history.js";
 import type { RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
@@ -161,6 +162,54 @@ export function batchResultToProto(result: BatchItemResult): BatchUpsertContacts
       result.kind === "done"
         ? { case: "response", value: upsertResponseToProto(result.outcome) }
         : { case: "error", value: toStatus(result.error) },
+  });
+}
+
+// A response beside its contact: result and match key (JSON enum names), changed_fields (every field's name).
+const RESPONSE_FRAMING_BYTES = 1_024;
+// An error's Status: no contact, only server text and the names of the item's fields; JSON at most doubles the
+// protobuf size of such ASCII text, plus the details' type URLs.
+const errorBytes = (status: BatchUpsertContactsResult) =>
+  2 * toBinary(BatchUpsertContactsResultSchema, status).length + 256;
+const TRIMMED_CONTACT_BYTES = contactBytes({
+  id: "00000000-0000-0000-0000-000000000000",
+  firmId: "x".repeat(4 * MAX_LENGTH.firmId),
+  createTime: new Date(0),
+  updateTime: new Date(0),
+  clientIds: [],
+  investmentEntityIds: [],
+} as unknown as Contact);
+
+/**
+ * A batch's results as BatchUpsertContacts answers them, within `responseMaxBytes`: each item's contact whole while
+ * the answer allows, then trimmed to its id, firm and times with `contact_trimmed` set (see the proto). A thousand
+ * contacts at their maxima would take about 570 MB; trimmed, about 1.5 MB.
+ */
+export function batchResultsWithin(
+  results: readonly BatchItemResult[],
+  responseMaxBytes: number,
+): BatchUpsertContactsResult[] {
+  const messages = results.map(batchResultToProto);
+  const full = results.map((result, i) =>
+    result.kind === "done"
+      ? RESPONSE_FRAMING_BYTES + contactBytes(result.outcome.contact)
+      : errorBytes(messages[i] as BatchUpsertContactsResult),
+  );
+  const trimmedSizes = results.map((result, i) =>
+    result.kind === "done" ? RESPONSE_FRAMING_BYTES + TRIMMED_CONTACT_BYTES : (full[i] as number),
+  );
+  const trims = trimToFit(full, trimmedSizes, responseMaxBytes - ANSWER_OVERHEAD);
+  return messages.map((message, i) => {
+    if (!trims[i] || message.outcome.case !== "response") return message;
+    const contact = message.outcome.value.contact;
+    message.outcome.value.contact = create(ContactSchema, {
+      id: contact?.id,
+      firmId: contact?.firmId,
+      createTime: contact?.createTime,
+      updateTime: contact?.updateTime,
+    });
+    message.contactTrimmed = true;
+    return message;
   });
 }
 

@@ -52,6 +52,8 @@ describe("loadConfig", () => {
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
     allowedHosts: ["localhost", "127.0.0.1", "[::1]"],
+    responseMaxBytes: 4_194_304,
+    readsMaxBytes: 8_388_608,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -204,6 +206,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ MAX_TIMEOUT_MS: "600000" }).dbQueueTimeoutMs).toBe(3_000);
   });
 
+  it("refuses a READS_MAX_BYTES below RESPONSE_MAX_BYTES, which could never admit a full page", () => {
+    expect(configError({ RESPONSE_MAX_BYTES: "33554432" }).problems).toEqual([
+      "READS_MAX_BYTES=8388608 must be at least RESPONSE_MAX_BYTES=33554432, so that a full page can be read",
+    ]);
+    const config = loadConfig({ RESPONSE_MAX_BYTES: "8388608", READS_MAX_BYTES: "8388608" });
+    expect([config.responseMaxBytes, config.readsMaxBytes]).toEqual([8_388_608, 8_388_608]);
+  });
+
   it("accepts port 0 (any free port) and 65535", () => {
     expect(loadConfig({ PORT: "0" }).port).toBe(0);
     expect(loadConfig({ PORT: "65535" }).port).toBe(65_535);
@@ -231,6 +241,9 @@ describe("loadConfig", () => {
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["REQUEST_ID_TTL_HOURS", "0", "must be a whole number from 1 to 8760"],
     ["REQUEST_ID_TTL_HOURS", "24h", "must be a whole number from 1 to 8760"],
+    ["RESPONSE_MAX_BYTES", "1048575", "must be a whole number from 1048576 to 67108864"],
+    ["RESPONSE_MAX_BYTES", "4MiB", "must be a whole number from 1048576 to 67108864"],
+    ["READS_MAX_BYTES", "1048575", "must be a whole number from 1048576 to 4294967296"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
