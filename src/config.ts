@@ -41,6 +41,11 @@ export interface Config {
   readonly tombstoneRetentionDays: number;
   /** Hours a request id's first outcome is kept at least (then purged in the background). */
   readonly requestIdTtlHours: number;
+  /**
+   * Bytes of request bodies read and decoded at once by this instance; a call that does not fit is refused with
+   * RESOURCE_EXHAUSTED and a RetryInfo detail before its body is read.
+   */
+  readonly decodeMaxBytes: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -108,6 +113,8 @@ export function loadConfig(env: Env): Config {
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
     requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
+    // Four bodies of the default MAX_REQUEST_BYTES (48 MiB, about one maximum batch): 192 MiB.
+    decodeMaxBytes: read("DECODE_MAX_BYTES", 201_326_592, integer(1_024, 4_294_967_296)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

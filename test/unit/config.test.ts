@@ -51,6 +51,7 @@ describe("loadConfig", () => {
     idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
+    decodeMaxBytes: 201_326_592,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -91,6 +92,7 @@ describe("loadConfig", () => {
         IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
         REQUEST_ID_TTL_HOURS: "48",
+        DECODE_MAX_BYTES: "1048576",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -115,6 +117,7 @@ describe("loadConfig", () => {
       idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
       requestIdTtlHours: 48,
+      decodeMaxBytes: 1_048_576,
     });
   });
 
@@ -200,6 +203,8 @@ describe("loadConfig", () => {
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["REQUEST_ID_TTL_HOURS", "0", "must be a whole number from 1 to 8760"],
     ["REQUEST_ID_TTL_HOURS", "24h", "must be a whole number from 1 to 8760"],
+    ["DECODE_MAX_BYTES", "1023", "must be a whole number from 1024 to 4294967296"],
+    ["DECODE_MAX_BYTES", "192MiB", "must be a whole number from 1024 to 4294967296"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
