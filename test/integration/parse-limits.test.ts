@@ -1,6 +1,8 @@
 import http from "node:http";
 import net from "node:net";
+import { fromBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RetryInfoSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 
@@ -163,5 +165,99 @@ describe("a JSON body nested deeper than its schema is refused before it is pars
       code: "invalid_argument",
       message: expect.stringMatching(/^note: nested deeper than 1 level/),
     });
+  });
+});
+
+describe("DECODE_MAX_BYTES caps the bytes of request bodies read and decoded at once", () => {
+  const CAP = 1_048_576;
+  let capped: ServerProcess;
+  beforeAll(async () => {
+    capped = await spawnServer({ DECODE_MAX_BYTES: String(CAP) });
+  });
+  afterAll(async () => {
+    await capped.stop();
+  });
+
+  /** Starts a batch that declares `length` bytes and sends only its first bytes, holding its share open. */
+  function holdBody(length: number): Promise<net.Socket> {
+    const { hostname, port } = new URL(capped.url);
+    return new Promise((resolve) => {
+      const socket = net.connect(Number(port), hostname, () => {
+        socket.write(
+          `POST ${BATCH} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"firmId":"hold","requests":[`,
+          () => setTimeout(() => resolve(socket), 100),
+        );
+      });
+      socket.on("error", () => undefined);
+    });
+  }
+  const batchOf = (firmId: string, size: number) =>
+    JSON.stringify({
+      firmId,
+      requests: [{ email: "cap@example.com", firstName: "C", lastName: "D", note: "n".repeat(size) }],
+    });
+  const retryDelayMs = (body: string) => {
+    const error = JSON.parse(body) as { details?: { type: string; value: string }[] };
+    const detail = error.details?.find((d) => d.type === "google.rpc.RetryInfo");
+    if (!detail) return undefined;
+    const info = fromBinary(RetryInfoSchema, Buffer.from(detail.value, "base64"));
+    return Number(info.retryDelay?.seconds ?? 0n) * 1000 + (info.retryDelay?.nanos ?? 0) / 1e6;
+  };
+
+  it("refuses a body that does not fit with RESOURCE_EXHAUSTED and RetryInfo, before reading it, and serves one that fits", async () => {
+    const held = await holdBody(700_000);
+    try {
+      const firm = uniqueFirm("cap");
+      // 400 KB declared on top of the 700 KB held: refused from its content-length.
+      const big = batchOf(firm, 9_000).padEnd(400_000, " ");
+      const refused = await postRaw(capped.url, BATCH, Buffer.from(big), "application/json");
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.body)).toMatchObject({
+        code: "resource_exhausted",
+        message: expect.stringContaining("DECODE_MAX_BYTES"),
+      });
+      expect(retryDelayMs(refused.body)).toBe(250);
+      expect(await storedContacts(firm)).toEqual([]);
+      // A call within what is left is served.
+      const small = await send(`${capped.url}${BATCH}`, {
+        body: batchOf(firm, 10),
+        headers: { "content-type": "application/json" },
+      });
+      expect(small.status).toBe(200);
+      expect(await storedContacts(firm)).toHaveLength(1);
+      // Without a content-length (chunked), a body is metered as it arrives.
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          `${capped.url}${BATCH}`,
+          { method: "POST", headers: { "content-type": "application/json" }, agent: false },
+          (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+              body += chunk;
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on("error", reject);
+        req.write(big.slice(0, 200_000));
+        setTimeout(() => req.end(big.slice(200_000)), 50);
+      });
+      expect(chunked.status).toBe(429);
+      expect(retryDelayMs(chunked.body)).toBe(250);
+    } finally {
+      held.destroy();
+    }
+    // Once the held call has ended, its share is back: the refused call succeeds on retry.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const firm = uniqueFirm("cap-retry");
+    const retried = await postRaw(
+      capped.url,
+      BATCH,
+      Buffer.from(batchOf(firm, 9_000).padEnd(400_000, " ")),
+      "application/json",
+    );
+    expect(retried.status).toBe(200);
+    expect(await storedContacts(firm)).toHaveLength(1);
   });
 });
