@@ -18,6 +18,7 @@ import { type BodyBudget, bodyDecoded, guardBody, releaseBodyKey } from "./body-
 import { capTimeoutHeaders } from "./deadline-cap.js";
 import { writeResponse } from "./grpc-trailers-only.js";
 import { depthCheckingDecoder } from "./json-depth.js";
+import { decodingInSlices, sliceDecoded } from "./sliced-decode.js";
 import { correctWireErrors } from "./wire-errors.js";
 
 // JSON bodies must be valid UTF-8, rather than having bad bytes silently replaced with U+FFFD.
@@ -74,7 +75,7 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options,
     jsonOptions: jsonOptions(),
-    interceptors: [bodyDecoded, ...(options.interceptors ?? [])],
+    interceptors: [bodyDecoded, sliceDecoded, ...(options.interceptors ?? [])],
   });
   options.routes(
     withMethodOptions(router, (method) => ({
@@ -84,7 +85,13 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
   );
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) {
-    paths.set(handler.requestPath, correctWireErrors(admitting(handler, options)));
+    const sliced = decodingInSlices(handler, {
+      readMaxBytes: options.requestLimit(handler.method),
+      json: { ...options.jsonOptions, ignoreUnknownFields: false },
+      binary: options.binaryOptions,
+      decoder: FATAL_UTF8,
+    });
+    paths.set(handler.requestPath, correctWireErrors(admitting(sliced, options)));
   }
   return (request, response) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
