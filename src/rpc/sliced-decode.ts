@@ -12,13 +12,15 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { findTooDeep, jsonDepthLimit, tooDeepError } from "./json-depth.js";
+import { depthScanner, jsonDepthLimit, tooDeepError } from "./json-depth.js";
 
 /**
  * The longest stretch of decoding between two turns of the event loop. A maximum batch (12 MB of JSON) takes
  * about half a second to decode in one piece; one item (12 KB) about half a millisecond.
  */
 export const DECODE_SLICE_MS = 5;
+// Bytes scanned between two turns of the event loop: a few milliseconds' worth.
+const SCAN_SLICE_BYTES = 256 * 1024;
 
 /** A request message decoded before connect-es saw the call (see decodingInSlices). */
 export const decodedMessageKey = createContextKey<Message | undefined>(undefined, {
@@ -165,13 +167,17 @@ async function decodeJson(
   signal: AbortSignal,
 ): Promise<Message> {
   const limit = jsonDepthLimit(desc);
-  const tooDeep = findTooDeep(bytes, limit);
-  if (tooDeep) throw tooDeepError(tooDeep, desc, limit);
+  const scan = depthScanner(limit);
+  for (let start = 0; start < bytes.length; start += SCAN_SLICE_BYTES) {
+    const tooDeep = scan(bytes.subarray(start, start + SCAN_SLICE_BYTES));
+    if (tooDeep) throw tooDeepError(tooDeep, desc, limit);
+    await yieldToEventLoop();
+  }
   const itemDesc = field.message as DescMessage;
   // protobuf-es's errors, as connect-es wraps them, so wire-errors.ts names fields the same way.
   const asConnectError = (error: unknown) => ConnectError.from(error, Code.InvalidArgument);
   try {
-    const array = topLevelArray(bytes, [field.jsonName, field.name]);
+    const array = await topLevelArray(bytes, [field.jsonName, field.name]);
     if (!array) return fromJsonString(desc, options.decoder.decode(bytes), options.json);
     const text = (start: number, end: number) => options.decoder.decode(bytes.subarray(start, end));
     const message = fromJsonString(
@@ -202,10 +208,10 @@ async function decodeJson(
  * name), and of its brackets. Undefined when there is no such array, the key appears twice, or an element is not
  * an object (null, say): such a body is decoded in one piece, exactly as before.
  */
-function topLevelArray(
+async function topLevelArray(
   bytes: Uint8Array,
   keys: readonly string[],
-): { open: number; close: number; elements: [number, number][] } | undefined {
+): Promise<{ open: number; close: number; elements: [number, number][] } | undefined> {
   const wanted = keys.map((key) => Buffer.from(`"${key}"`));
   let depth = 0;
   let inString = false;
@@ -214,7 +220,12 @@ function topLevelArray(
   let found: { open: number; close: number; elements: [number, number][] } | undefined;
   let inArray = false;
   let elementStart = -1;
+  let nextYield = SCAN_SLICE_BYTES;
   for (let i = 0; i < bytes.length; i++) {
+    if (i >= nextYield) {
+      await yieldToEventLoop();
+      nextYield += SCAN_SLICE_BYTES;
+    }
     const byte = bytes[i] as number;
     if (inString) {
       if (byte === 0x5c) i++;
