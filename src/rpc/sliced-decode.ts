@@ -93,10 +93,7 @@ export function decodingInSlices(handler: UniversalHandler, options: SliceOption
         request.body = once(bytes); // compressed, or not one envelope: connect-es decides
         return handler(request);
       }
-      const message =
-        wire.format === "json"
-          ? await decodeJson(desc, field, payload, options, request.signal)
-          : await decodeBinary(desc, field, payload, options, request.signal);
+      const message = await decodeInSlices(desc, wire.format, payload, options, request.signal);
       request.contextValues?.set(decodedMessageKey, message);
       const standIn = new TextEncoder().encode(wire.format === "json" ? "{}" : "");
       request.body = once(wire.enveloped ? envelope(standIn) : standIn);
@@ -110,6 +107,24 @@ export function decodingInSlices(handler: UniversalHandler, options: SliceOption
     return handler(request);
   };
   return Object.assign(wrapped, { ...handler });
+}
+
+/**
+ * Decodes `bytes` (JSON or binary) as `desc` exactly as connect-es would, errors included, but the items of its
+ * repeated message field one at a time, yielding to the event loop every DECODE_SLICE_MS.
+ */
+export function decodeInSlices(
+  desc: DescMessage,
+  format: "json" | "binary",
+  bytes: Uint8Array,
+  options: SliceOptions,
+  signal: AbortSignal,
+): Promise<Message> {
+  const field = sliceField(desc);
+  if (!field) throw new Error(`${desc.typeName} has no repeated message field`);
+  return format === "json"
+    ? decodeJson(desc, field, bytes, options, signal)
+    : decodeBinary(desc, field, bytes, options, signal);
 }
 
 async function readAll(body: AsyncIterable<Uint8Array>, readMaxBytes: number): Promise<Uint8Array> {
@@ -220,6 +235,8 @@ async function topLevelArray(
   let found: { open: number; close: number; elements: [number, number][] } | undefined;
   let inArray = false;
   let elementStart = -1;
+  // True right after the list's "[" or a comma: an item must come next.
+  let separated = false;
   let nextYield = SCAN_SLICE_BYTES;
   for (let i = 0; i < bytes.length; i++) {
     if (i >= nextYield) {
@@ -238,6 +255,12 @@ async function topLevelArray(
       }
       continue;
     }
+    // Between the list's items only objects, commas and white space may appear: anything else (a scalar, null,
+    // a missing or trailing comma) is left to the whole decode, which refuses or accepts it as it always did.
+    if (inArray && depth === 2 && byte > 0x20 && byte !== 0x5d) {
+      if (byte === 0x2c ? separated : !separated || byte !== 0x7b) return undefined;
+      separated = byte === 0x2c;
+    }
     if (byte === 0x22) {
       inString = true;
       stringStart = i;
@@ -247,21 +270,20 @@ async function topLevelArray(
         if (found) return undefined;
         found = { open: i, close: -1, elements: [] };
         inArray = true;
-      } else if (depth === 3 && inArray && elementStart < 0) {
-        if (byte !== 0x7b) return undefined;
+        separated = true;
+      } else if (depth === 3 && inArray) {
         elementStart = i;
       }
     } else if (byte === 0x7d || byte === 0x5d) {
       if (depth === 3 && inArray && found) {
         found.elements.push([elementStart, i + 1]);
-        elementStart = -1;
       } else if (depth === 2 && inArray && found) {
+        // "[]" is fine; "[{...},]" is not.
+        if (separated && found.elements.length > 0) return undefined;
         found.close = i;
         inArray = false;
       }
       depth--;
-    } else if (inArray && depth === 2 && byte > 0x20 && byte !== 0x2c) {
-      return undefined; // a scalar element, or null
     }
     if (depth === 1 && byte === 0x2c) lastKeyWanted = false;
   }
