@@ -57,6 +57,11 @@ export interface Config {
   readonly responseMaxBytes: number;
   /** Stored bytes all pages being read at once may hold; a page waits for its share (its deadline applies). */
   readonly readsMaxBytes: number;
+  /**
+   * Bytes of request bodies read and decoded at once by this instance; a call that does not fit is refused with
+   * RESOURCE_EXHAUSTED and a RetryInfo detail before its body is read.
+   */
+  readonly decodeMaxBytes: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -130,6 +135,8 @@ export function loadConfig(env: Env): Config {
     // The floor holds the largest contact or change there can be (encoded-size.ts), so every item fits a page.
     responseMaxBytes: read("RESPONSE_MAX_BYTES", 4_194_304, integer(MIN_RESPONSE_MAX_BYTES, 67_108_864)),
     readsMaxBytes: read("READS_MAX_BYTES", 8_388_608, integer(MIN_RESPONSE_MAX_BYTES, 4_294_967_296)),
+    // Four bodies of the default MAX_REQUEST_BYTES (48 MiB, about one maximum batch): 192 MiB.
+    decodeMaxBytes: read("DECODE_MAX_BYTES", 201_326_592, integer(1_024, 4_294_967_296)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -19,6 +19,7 @@ import { probeRoutes } from "./http/probes.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { authenticateHeaders, authInterceptor } from "./rpc/auth-interceptor.js";
+import { createBodyBudget } from "./rpc/body-guard.js";
 import { peerKey, receivedAtKey } from "./rpc/call-context.js";
 import { type ContactUseCases, contactServiceHandlers } from "./rpc/contact-service.js";
 import { capCallTime } from "./rpc/deadline-cap.js";
@@ -59,6 +60,8 @@ export interface ServerOptions {
   readonly authenticate: Authenticate | undefined;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Bytes of request bodies read and decoded at once (see body-guard.ts). */
+  readonly decodeMaxBytes: number;
 }
 
 export interface RunningServer {
@@ -121,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     readMaxBytes: options.maxRequestBytes,
     requestLimit: requestLimit(options.maxRequestBytes),
     maxTimeoutMs: options.maxTimeoutMs,
+    bodyBudget: createBodyBudget(options.decodeMaxBytes),
     // A batch item's google.rpc.Status packs its details in Any, which JSON writes with the detail's fields.
     jsonOptions: { registry: createRegistry(file_google_rpc_error_details) },
     shutdownSignal: shutdown.signal,

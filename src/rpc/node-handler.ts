@@ -3,6 +3,7 @@ import {
   type ConnectError,
   type ConnectRouter,
   createConnectRouter,
+  createContextValues,
   createServiceImplSpec,
 } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
@@ -13,9 +14,15 @@ import {
   universalRequestFromNodeRequest,
   type universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { type BodyBudget, bodyDecoded, guardBody, releaseBodyKey } from "./body-guard.js";
 import { capTimeoutHeaders } from "./deadline-cap.js";
 import { writeResponse } from "./grpc-trailers-only.js";
+import { depthCheckingDecoder } from "./json-depth.js";
+import { decodingInSlices, sliceDecoded } from "./sliced-decode.js";
 import { correctWireErrors } from "./wire-errors.js";
+
+// JSON bodies must be valid UTF-8, rather than having bad bytes silently replaced with U+FFFD.
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 type NodeHandler = (
   request: Parameters<typeof universalRequestFromNodeRequest>[0],
@@ -37,32 +44,54 @@ export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
    * log the others); may add metadata to the error.
    */
   readonly onRefused?: (method: DescMethod, error: ConnectError, request: UniversalServerRequest) => void;
+  /**
+   * The bytes of request bodies read and decoded at once (DECODE_MAX_BYTES); a call that does not fit is
+   * refused with RESOURCE_EXHAUSTED (see body-guard.ts). Undefined: no such limit.
+   */
+  readonly bodyBudget?: BodyBudget;
 }
 
 /**
  * connect-node's adapter, with these changes: each procedure's handler answers input it cannot decode as bad
  * input (see wire-errors.ts); JSON bodies must be valid UTF-8 rather than having bad bytes silently replaced
- * with U+FFFD, and may not carry unknown fields; each method has its own request size limit; client deadlines
+ * with U+FFFD, may not nest deeper than their schema (checked by a byte scan before parsing, json-depth.ts),
+ * and may not carry unknown fields; each method has its own request size limit; client deadlines
  * past the server's cap are shortened; calls can be refused from their headers before the body is read; and gRPC
  * errors go out Trailers-Only, so that gRPC clients may retry them (see grpc-trailers-only.ts).
  * Unknown paths go to `fallback` (404 without one).
  */
 export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
+  // connect-es ignores unknown JSON fields by default, so a misspelt field would be a silent no-op.
+  // createJsonSerialization reads `textDecoder`, which the router's option type does not list.
+  const jsonOptions = (method?: DescMethod) =>
+    ({
+      ...options.jsonOptions,
+      ignoreUnknownFields: false,
+      textDecoder: method
+        ? depthCheckingDecoder(method.input, FATAL_UTF8)
+        : new TextDecoder("utf-8", { fatal: true }),
+    }) as ConnectNodeAdapterOptions["jsonOptions"];
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options,
-    // connect-es ignores unknown JSON fields by default, so a misspelt field would be a silent no-op.
-    // createJsonSerialization reads `textDecoder`, which the router's option type does not list.
-    jsonOptions: {
-      ...options.jsonOptions,
-      ignoreUnknownFields: false,
-      textDecoder: new TextDecoder("utf-8", { fatal: true }),
-    } as ConnectNodeAdapterOptions["jsonOptions"],
+    jsonOptions: jsonOptions(),
+    interceptors: [bodyDecoded, sliceDecoded, ...(options.interceptors ?? [])],
   });
-  options.routes(withMethodLimits(router, options.requestLimit));
+  options.routes(
+    withMethodOptions(router, (method) => ({
+      readMaxBytes: options.requestLimit(method),
+      jsonOptions: jsonOptions(method),
+    })),
+  );
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) {
-    paths.set(handler.requestPath, correctWireErrors(admitting(handler, options)));
+    const sliced = decodingInSlices(handler, {
+      readMaxBytes: options.requestLimit(handler.method),
+      json: { ...options.jsonOptions, ignoreUnknownFields: false },
+      binary: options.binaryOptions,
+      decoder: FATAL_UTF8,
+    });
+    paths.set(handler.requestPath, correctWireErrors(admitting(sliced, options)));
   }
   return (request, response) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
@@ -96,14 +125,17 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
 }
 
 /**
- * A router whose `service` registers each method on its own, with the method's request limit: connect-es takes
- * `readMaxBytes` per registration, not per method.
+ * A router whose `service` registers each method on its own, with the method's own options (request limit,
+ * JSON depth check): connect-es takes options per registration, not per method.
  */
-function withMethodLimits(router: ConnectRouter, limit: (method: DescMethod) => number): ConnectRouter {
+function withMethodOptions(
+  router: ConnectRouter,
+  methodOptions: (method: DescMethod) => Pick<ConnectNodeAdapterOptions, "readMaxBytes" | "jsonOptions">,
+): ConnectRouter {
   const limited: ConnectRouter = {
     handlers: router.handlers,
     rpc: (method, impl, rpcOptions) => {
-      router.rpc(method, impl, { ...rpcOptions, readMaxBytes: limit(method) });
+      router.rpc(method, impl, { ...rpcOptions, ...methodOptions(method) });
       return limited;
     },
     service: (service, implementation, serviceOptions) => {
@@ -111,7 +143,7 @@ function withMethodLimits(router: ConnectRouter, limit: (method: DescMethod) => 
       const spec = createServiceImplSpec(service, implementation);
       for (const method of service.methods) {
         const impl = spec.methods[method.localName]?.impl;
-        router.rpc(method, impl as never, { ...serviceOptions, readMaxBytes: limit(method) });
+        router.rpc(method, impl as never, { ...serviceOptions, ...methodOptions(method) });
       }
       return limited;
     },
@@ -120,15 +152,20 @@ function withMethodLimits(router: ConnectRouter, limit: (method: DescMethod) => 
 }
 
 /**
- * Runs `admit` and caps deadlines before connect-es sees the request. A refused call's body is replaced by one
- * that fails with the refusal on first read, so connect-es answers it in the call's own protocol without the
- * real body being touched.
+ * Runs `admit`, the body budget and caps deadlines before connect-es sees the request. A refused call's body is
+ * replaced by one that fails with the refusal on first read, so connect-es answers it in the call's own
+ * protocol without the real body being touched.
  */
 function admitting(handler: UniversalHandler, options: NodeHandlerOptions): UniversalHandler {
   const wrapped = (request: UniversalServerRequest) => {
     capTimeoutHeaders(request.header, options.maxTimeoutMs);
-    const refusal = options.admit?.(handler.method, request);
-    if (!refusal) return handler(request);
+    let refusal = options.admit?.(handler.method, request);
+    let release = (): void => undefined;
+    if (!refusal && options.bodyBudget) {
+      ({ refusal, release } = guardBody(handler.method, request, options.bodyBudget));
+      request.contextValues = (request.contextValues ?? createContextValues()).set(releaseBodyKey, release);
+    }
+    if (!refusal) return handler(request).finally(release);
     request.body = (async function* refused(): AsyncGenerator<Uint8Array> {
       yield* [];
       throw refusal;

@@ -54,6 +54,7 @@ describe("loadConfig", () => {
     allowedHosts: ["localhost", "127.0.0.1", "[::1]"],
     responseMaxBytes: 4_194_304,
     readsMaxBytes: 8_388_608,
+    decodeMaxBytes: 201_326_592,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -95,6 +96,7 @@ describe("loadConfig", () => {
         TOMBSTONE_RETENTION_DAYS: " 7 ",
         REQUEST_ID_TTL_HOURS: "48",
         ALLOWED_HOSTS: " API.example.com, 10.0.0.5,[fd00::5] ,",
+        DECODE_MAX_BYTES: "1048576",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -120,6 +122,7 @@ describe("loadConfig", () => {
       tombstoneRetentionDays: 7,
       requestIdTtlHours: 48,
       allowedHosts: ["api.example.com", "10.0.0.5", "[fd00::5]"],
+      decodeMaxBytes: 1_048_576,
     });
   });
 
@@ -244,6 +247,8 @@ describe("loadConfig", () => {
     ["RESPONSE_MAX_BYTES", "1048575", "must be a whole number from 1048576 to 67108864"],
     ["RESPONSE_MAX_BYTES", "4MiB", "must be a whole number from 1048576 to 67108864"],
     ["READS_MAX_BYTES", "1048575", "must be a whole number from 1048576 to 4294967296"],
+    ["DECODE_MAX_BYTES", "1023", "must be a whole number from 1024 to 4294967296"],
+    ["DECODE_MAX_BYTES", "192MiB", "must be a whole number from 1024 to 4294967296"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
