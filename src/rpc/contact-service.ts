@@ -9,6 +9,7 @@ import type { ChangesPage, RawChangesRequest } from "../contacts/list-contact-ch
 import type { ContactPage, RawListRequest } from "../contacts/list-contacts.js";
 import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import type { UpsertOutcome } from "../contacts/upsert-contact.js";
+import type { UseCase } from "../contacts/use-case.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import { principalKey } from "./call-context.js";
 
@@ -27,13 +28,6 @@ import {
   upsertRequestFromProto,
   upsertResponseToProto,
 } from "./convert.js";
-
-/** A use case as the handlers call it: a request, the call's signal and who makes it, an answer. */
-export type UseCase<Request, Response> = (
-  request: Request,
-  signal?: AbortSignal,
-  actor?: Actor,
-) => Promise<Response>;
 
 /** The use cases the ContactService handlers call. */
 export interface ContactUseCases {

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Actor } from "../contacts/actor.js";
-import type { UseCase } from "./contact-service.js";
+import type { UseCase } from "../contacts/use-case.js";
 
 // gRPC: digits and a unit (hours down to nanoseconds); Connect: milliseconds. The protocols allow 8 and 10
 // digits; longer values are shortened too rather than refused.

@@ -1,6 +1,6 @@
 import type { Actor } from "../contacts/actor.js";
 import { OverloadedError, waitedTooLong } from "../contacts/errors.js";
-import type { UseCase } from "./contact-service.js";
+import type { UseCase } from "../contacts/use-case.js";
 
 /** A firm has as many calls using or waiting for the database as it may; nothing was read or written. */
 export class FirmBusyError extends Error {

@@ -7,7 +7,7 @@ import {
   type RawListRequest,
 } from "../contacts/list-contacts.js";
 import type { ReadBudget } from "../contacts/read-budget.js";
-import type { UseCase } from "./contact-service.js";
+import type { UseCase } from "../contacts/use-case.js";
 
 interface PagedUseCases {
   readonly listContacts: UseCase<RawListRequest, ContactPage>;
