@@ -51,6 +51,12 @@ describe("loadConfig", () => {
     idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
+    connectionFirstRequestMs: 10_000,
+    maxConnections: undefined,
+    maxWatchesPerConnection: 16,
+    maxWatchesPerAddress: 100,
+    maxWatches: 1_000,
+    shutdownAcceptMs: 1_000,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -91,6 +97,12 @@ describe("loadConfig", () => {
         IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
         REQUEST_ID_TTL_HOURS: "48",
+        CONNECTION_FIRST_REQUEST_MS: "250",
+        MAX_CONNECTIONS: "300",
+        MAX_WATCHES_PER_CONNECTION: "4",
+        MAX_WATCHES_PER_ADDRESS: "8",
+        MAX_WATCHES: "20",
+        SHUTDOWN_ACCEPT_MS: "0",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -115,6 +127,12 @@ describe("loadConfig", () => {
       idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
       requestIdTtlHours: 48,
+      connectionFirstRequestMs: 250,
+      maxConnections: 300,
+      maxWatchesPerConnection: 4,
+      maxWatchesPerAddress: 8,
+      maxWatches: 20,
+      shutdownAcceptMs: 0,
     });
   });
 
@@ -200,6 +218,12 @@ describe("loadConfig", () => {
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["REQUEST_ID_TTL_HOURS", "0", "must be a whole number from 1 to 8760"],
     ["REQUEST_ID_TTL_HOURS", "24h", "must be a whole number from 1 to 8760"],
+    ["CONNECTION_FIRST_REQUEST_MS", "99", "must be a whole number from 100 to 600000"],
+    ["MAX_CONNECTIONS", "0", "must be a whole number from 1 to 1000000"],
+    ["MAX_WATCHES_PER_CONNECTION", "0", "must be a whole number from 1 to 10000"],
+    ["MAX_WATCHES_PER_ADDRESS", "-1", "must be a whole number from 1 to 1000000"],
+    ["MAX_WATCHES", "many", "must be a whole number from 1 to 1000000"],
+    ["SHUTDOWN_ACCEPT_MS", "60001", "must be a whole number from 0 to 60000"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
