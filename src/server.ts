@@ -9,6 +9,7 @@ import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_deta
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
+import { acceptQueueLength } from "./http/accept-queue.js";
 import { type LimitEvent, limitConnections } from "./http/connection-limit.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
@@ -226,6 +227,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Closing the listener resets the connections still in the kernel's accept queue: keep accepting and serving
     // as usual for a little while load balancers notice, so that only clients that ignore it meet the close.
     await new Promise((resolve) => setTimeout(resolve, options.shutdownAcceptMs));
+    // A busy event loop leaves connections waiting in the kernel's accept queue for a while: close only once
+    // it is empty (within the grace period), from the check phase, right after a poll phase has accepted.
+    const acceptDeadline = Date.now() + options.shutdownGraceMs;
+    do await new Promise((resolve) => setImmediate(resolve));
+    while (acceptQueueLength(port) > 0 && Date.now() < acceptDeadline);
     listener.close();
     await connections.drain(Date.now() + options.shutdownGraceMs);
     limiter.stop();
