@@ -230,8 +230,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // A busy event loop leaves connections waiting in the kernel's accept queue for a while: close only once
     // it is empty (within the grace period), from the check phase, right after a poll phase has accepted.
     const acceptDeadline = Date.now() + options.shutdownGraceMs;
-    do await new Promise((resolve) => setImmediate(resolve));
-    while (acceptQueueLength(port) > 0 && Date.now() < acceptDeadline);
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (acceptQueueLength(port) === 0 || Date.now() >= acceptDeadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     listener.close();
     await connections.drain(Date.now() + options.shutdownGraceMs);
     limiter.stop();
