@@ -74,6 +74,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** After SHUTDOWN_ACCEPT_MS, the longest the listener stays open waiting for the kernel's accept queue to empty. */
+const ACCEPT_QUEUE_WAIT_MS = 500;
+
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -227,9 +230,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Closing the listener resets the connections still in the kernel's accept queue: keep accepting and serving
     // as usual for a little while load balancers notice, so that only clients that ignore it meet the close.
     await new Promise((resolve) => setTimeout(resolve, options.shutdownAcceptMs));
-    // A busy event loop leaves connections waiting in the kernel's accept queue for a while: close only once
-    // it is empty (within the grace period), from the check phase, right after a poll phase has accepted.
-    const acceptDeadline = Date.now() + options.shutdownGraceMs;
+    // A busy event loop leaves connections waiting in the kernel's accept queue for a while: close once it is
+    // empty, from the check phase, right after a poll phase has accepted, waiting for that a little at most
+    // (a client that ignores NOT_SERVING keeps it from ever being empty for long).
+    const acceptDeadline = Date.now() + ACCEPT_QUEUE_WAIT_MS;
     for (;;) {
       await new Promise((resolve) => setImmediate(resolve));
       if (acceptQueueLength(port) === 0 || Date.now() >= acceptDeadline) break;
