@@ -1,4 +1,4 @@
-import { startApp } from "../src/app.js";
+import { connectionCap, startApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { createMetrics } from "../src/metrics.js";
@@ -28,6 +28,7 @@ async function main(mode: string): Promise<void> {
     // configured (the bench configures none), real metrics, and always ready.
     const options = {
       ...config,
+      maxConnections: connectionCap(config, logger),
       useCases: echoUseCases(),
       readinessProbe: async () => undefined,
       authenticate: undefined,

@@ -14,6 +14,7 @@ import { readPageTokenKey } from "./db/page-token-secret.js";
 import { startRequestOutcomePurge } from "./db/request-outcomes.js";
 import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
+import { defaultMaxConnections, LOW_DESCRIPTOR_LIMIT, readDescriptorLimit } from "./http/descriptor-limit.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
@@ -30,6 +31,32 @@ export interface App {
   readonly authentication: string;
   /** Stops the server (draining calls in flight), then closes the database pool. */
   close(): Promise<void>;
+}
+
+/**
+ * MAX_CONNECTIONS, or half the process's file-descriptor limit when it is not set; warns when the limit is low
+ * (or the cap leaves too little of it), since past the limit every new client, probes included, is reset.
+ */
+export function connectionCap(config: Config, logger: Logger): number {
+  const limit = readDescriptorLimit();
+  const cap = config.maxConnections ?? defaultMaxConnections(limit);
+  if (limit === undefined) {
+    logger.warn(
+      { maxConnections: cap },
+      "cannot read the file-descriptor limit; set MAX_CONNECTIONS below it",
+    );
+  } else if (cap > defaultMaxConnections(limit)) {
+    logger.warn(
+      { descriptorLimit: limit, maxConnections: cap },
+      "MAX_CONNECTIONS is more than half the file-descriptor limit: a flood of connections can exhaust it",
+    );
+  } else if (limit < LOW_DESCRIPTOR_LIMIT) {
+    logger.warn(
+      { descriptorLimit: limit, maxConnections: cap },
+      `the file-descriptor limit is low: raise it (ulimit -n, systemd LimitNOFILE) to ${LOW_DESCRIPTOR_LIMIT} or more`,
+    );
+  }
+  return cap;
 }
 
 /** What tests may observe or tune beyond the config. */
@@ -99,6 +126,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
     const server = await startServer({
       ...config,
+      maxConnections: connectionCap(config, logger),
       useCases,
       readinessProbe: database.ping,
       authenticate,

@@ -62,6 +62,18 @@ export interface Config {
    * RESOURCE_EXHAUSTED and a RetryInfo detail before its body is read.
    */
   readonly decodeMaxBytes: number;
+  /** A connection that has not completed a request this long after it was accepted is closed. */
+  readonly connectionFirstRequestMs: number;
+  /** Most connections open at once; undefined: half the file-descriptor soft limit, read at start. */
+  readonly maxConnections: number | undefined;
+  /** Health/Watch streams one connection may hold open. */
+  readonly maxWatchesPerConnection: number;
+  /** Health/Watch streams one client address may hold open over all its connections. */
+  readonly maxWatchesPerAddress: number;
+  /** Health/Watch streams the server holds open in all. */
+  readonly maxWatches: number;
+  /** On SIGTERM/SIGINT, how long the listener keeps accepting (health already NOT_SERVING) before it closes. */
+  readonly shutdownAcceptMs: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -137,6 +149,13 @@ export function loadConfig(env: Env): Config {
     readsMaxBytes: read("READS_MAX_BYTES", 8_388_608, integer(MIN_RESPONSE_MAX_BYTES, 4_294_967_296)),
     // Four bodies of the default MAX_REQUEST_BYTES (48 MiB, about one maximum batch): 192 MiB.
     decodeMaxBytes: read("DECODE_MAX_BYTES", 201_326_592, integer(1_024, 4_294_967_296)),
+    connectionFirstRequestMs: read("CONNECTION_FIRST_REQUEST_MS", 10_000, integer(100, 600_000)),
+    maxConnections: read<number | undefined>("MAX_CONNECTIONS", undefined, integer(1, 1_000_000)),
+    maxWatchesPerConnection: read("MAX_WATCHES_PER_CONNECTION", 16, integer(1, 10_000)),
+    // A tenth of all: one client (or a proxy in front of many) cannot take every Watch slot.
+    maxWatchesPerAddress: read("MAX_WATCHES_PER_ADDRESS", 100, integer(1, 1_000_000)),
+    maxWatches: read("MAX_WATCHES", 1_000, integer(1, 1_000_000)),
+    shutdownAcceptMs: read("SHUTDOWN_ACCEPT_MS", 1_000, integer(0, 60_000)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -9,8 +9,10 @@ import { file_google_rpc_error_details } from "../gen-deps/google/rpc/error_deta
 import { file_google_rpc_status } from "../gen-deps/google/rpc/status_pb.js";
 import { Health } from "../gen-deps/health/v1/health_pb.js";
 import type { Authenticate } from "./auth/api-keys.js";
+import { acceptQueueLength } from "./http/accept-queue.js";
 import { allowedHostsMiddleware } from "./http/allowed-hosts.js";
 import { endSessionsOnIdleClientGoaway } from "./http/client-goaway.js";
+import { type LimitEvent, limitConnections } from "./http/connection-limit.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
@@ -62,6 +64,15 @@ export interface ServerOptions {
   readonly logger: Logger;
   /** Bytes of request bodies read and decoded at once (see body-guard.ts). */
   readonly decodeMaxBytes: number;
+  /** Most connections open at once: at the cap the oldest idle one is closed, or else the new one. */
+  readonly maxConnections: number;
+  /** A connection that has not completed a request this long after it was accepted is closed. */
+  readonly connectionFirstRequestMs: number;
+  readonly maxWatchesPerConnection: number;
+  readonly maxWatchesPerAddress: number;
+  readonly maxWatches: number;
+  /** At shutdown, how long the listener keeps accepting before it closes (health is NOT_SERVING meanwhile). */
+  readonly shutdownAcceptMs: number;
 }
 
 export interface RunningServer {
@@ -71,6 +82,9 @@ export interface RunningServer {
   /** Stops accepting, lets calls in flight finish within the grace period, cancels the rest, closes sockets. */
   close(): Promise<void>;
 }
+
+/** After SHUTDOWN_ACCEPT_MS, the longest the listener stays open waiting for the kernel's accept queue to empty. */
+const ACCEPT_QUEUE_WAIT_MS = 500;
 
 // Every HTTP/2 connection starts with this preface; anything else on the port is HTTP/1.1.
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -104,7 +118,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ContactService,
         contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs), options.responseMaxBytes),
       );
-      router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
+      router.service(
+        Health,
+        healthHandlers(readiness, {
+          services: [ContactService.typeName],
+          maxWatchesPerConnection: options.maxWatchesPerConnection,
+          maxWatchesPerAddress: options.maxWatchesPerAddress,
+          maxWatches: options.maxWatches,
+        }),
+      );
       registerReflection(router, reflection);
     },
     // Outermost first: logging sees the final code; error mapping also covers what authentication throws.
@@ -161,6 +183,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   endSessionsOnIdleClientGoaway(h2);
   const connections = trackConnections(h1, h2);
+  const limiter = limitConnections(
+    h1,
+    h2,
+    { maxConnections: options.maxConnections, firstRequestMs: options.connectionFirstRequestMs },
+    warnAtMostEveryMinute(logger, options.maxConnections),
+  );
   // Per connection (HTTP/2 session or HTTP/1.1 socket): what its streams need to know about it.
   const connectionStates = new WeakMap<object, CallConnection & { goAway: AbortController }>();
   function connectionOf(request: HttpRequest): CallConnection {
@@ -176,7 +204,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const goAway = new AbortController();
       (owner as net.Socket).once("close", () => goAway.abort());
       // HTTP/1.1 has no GOAWAY: a stream there lives at most as long as a request may take to arrive.
-      state = { signal: goAway.signal, goAway, streamLifetimeMs: isH2 ? undefined : readTimeout, watches: 0 };
+      state = {
+        signal: goAway.signal,
+        goAway,
+        streamLifetimeMs: isH2 ? undefined : readTimeout,
+        watches: 0,
+        address: request.socket.remoteAddress,
+      };
       connectionStates.set(owner, state);
     }
     return state;
@@ -189,6 +223,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const listener = net.createServer((socket) => {
+    if (!limiter.admit(socket)) return;
     connections.accept(socket);
     routeConnection(socket, h1, h2, readTimeout);
   });
@@ -209,8 +244,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = async () => {
     // Not ready from the first moment: health watchers and /readyz tell load balancers to stop sending calls.
     readiness.beginShutdown();
+    // Closing the listener resets the connections still in the kernel's accept queue: keep accepting and serving
+    // as usual for a little while load balancers notice, so that only clients that ignore it meet the close.
+    await new Promise((resolve) => setTimeout(resolve, options.shutdownAcceptMs));
+    // A busy event loop leaves connections waiting in the kernel's accept queue for a while: close once it is
+    // empty, from the check phase, right after a poll phase has accepted, waiting for that a little at most
+    // (a client that ignores NOT_SERVING keeps it from ever being empty for long).
+    const acceptDeadline = Date.now() + ACCEPT_QUEUE_WAIT_MS;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (acceptQueueLength(port) === 0 || Date.now() >= acceptDeadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     listener.close();
     await connections.drain(Date.now() + options.shutdownGraceMs);
+    limiter.stop();
     // Calls still running after the grace period are cancelled; clients see UNAVAILABLE and may retry.
     shutdown.abort(new ConnectError("the server is shutting down; retry the call", Code.Unavailable));
     // Destroying in the same tick would lose the error frames just sent to cancelled calls.
@@ -219,6 +267,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     h1.close(); // stops the timeout timer started above
   };
   return { url: `http://${host}:${port}`, port, close: () => (closing ??= close()) };
+}
+
+/** Logs the connection limits' closings, counted, at most once a minute: a flood must not flood the log too. */
+function warnAtMostEveryMinute(logger: Logger, maxConnections: number) {
+  const counts: Record<LimitEvent, number> = { evicted: 0, refused: 0, "first-request-timeout": 0 };
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  return (event: LimitEvent) => {
+    counts[event]++;
+    if (performance.now() - loggedAt < 60_000) return;
+    loggedAt = performance.now();
+    logger.warn(
+      { ...counts, maxConnections },
+      "connections closed by the limits (MAX_CONNECTIONS, CONNECTION_FIRST_REQUEST_MS) since the last such line",
+    );
+    for (const key of Object.keys(counts) as LimitEvent[]) counts[key] = 0;
+  };
 }
 
 /** Hands a new connection to the HTTP/2 server if it opens with the HTTP/2 preface, else to HTTP/1.1. */

@@ -14,6 +14,8 @@ export interface CallConnection {
   readonly streamLifetimeMs: number | undefined;
   /** Watch streams open on this connection. */
   watches: number;
+  /** The client's IP address, to cap Watch streams per client across its connections. */
+  readonly address?: string | undefined;
 }
 
 /** The call's connection, set by the server for every call. */
@@ -30,12 +32,15 @@ export interface HealthOptions {
   readonly maxWatchesPerConnection?: number;
   /** Watch streams the whole server holds open; more are refused with RESOURCE_EXHAUSTED. */
   readonly maxWatches?: number;
+  /** Watch streams one client address may hold open over all its connections, so that no one client takes all. */
+  readonly maxWatchesPerAddress?: number;
 }
 
 /**
  * grpc.health.v1.Health: every known service is SERVING while `readiness` says so and NOT_SERVING otherwise.
  * Check answers NOT_FOUND for an unknown name (without echoing it); Watch answers SERVICE_UNKNOWN and keeps the
- * stream open, as the protocol asks. Watch streams are bounded: so many per connection and in all, and each
+ * stream open, as the protocol asks. Watch streams are bounded: so many per connection, per client address and
+ * in all, and each
  * ends (sending NOT_SERVING first at shutdown) when shutdown begins, when its connection is told to go away, or,
  * over HTTP/1.1, after the connection's stream lifetime; a client simply watches again.
  */
@@ -44,7 +49,9 @@ export function healthHandlers(readiness: Readiness, options: HealthOptions): Se
   const interval = options.watchIntervalMs ?? 1_000;
   const perConnection = options.maxWatchesPerConnection ?? 16;
   const total = options.maxWatches ?? 1_000;
+  const perAddress = options.maxWatchesPerAddress ?? 100;
   let open = 0;
+  const byAddress = new Map<string, number>();
   const status = async () => ((await readiness.check()) ? Status.SERVING : Status.NOT_SERVING);
 
   return {
@@ -56,14 +63,20 @@ export function healthHandlers(readiness: Readiness, options: HealthOptions): Se
 
     async *watch({ service }, context) {
       const connection = context.values.get(connectionKey);
-      if (open >= total || (connection && connection.watches >= perConnection)) {
+      const address = connection?.address;
+      if (
+        open >= total ||
+        (connection && connection.watches >= perConnection) ||
+        (address !== undefined && (byAddress.get(address) ?? 0) >= perAddress)
+      ) {
         throw new ConnectError(
-          `too many Watch streams (at most ${perConnection} per connection and ${total} in all)`,
+          `too many Watch streams (at most ${perConnection} per connection, ${perAddress} per client address and ${total} in all)`,
           Code.ResourceExhausted,
         );
       }
       open++;
       if (connection) connection.watches++;
+      if (address !== undefined) byAddress.set(address, (byAddress.get(address) ?? 0) + 1);
       const signals = [context.signal, readiness.shutdownSignal];
       if (connection) signals.push(connection.signal);
       if (connection?.streamLifetimeMs !== undefined)
@@ -86,6 +99,11 @@ export function healthHandlers(readiness: Readiness, options: HealthOptions): Se
       } finally {
         open--;
         if (connection) connection.watches--;
+        if (address !== undefined) {
+          const left = (byAddress.get(address) ?? 1) - 1;
+          if (left > 0) byAddress.set(address, left);
+          else byAddress.delete(address);
+        }
       }
     },
 

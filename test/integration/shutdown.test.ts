@@ -226,3 +226,89 @@ describe("SIGTERM with idle HTTP/1.1 keep-alive connections, as a proxy holds th
     expect(served.filter((i) => !stored.has(`T${i}`))).toEqual([]);
   });
 });
+
+describe("SIGTERM while new HTTP/1.1 connections arrive (SHUTDOWN_ACCEPT_MS)", () => {
+  /** Connects and reports how: "connected", or the error's code (ECONNREFUSED, ECONNRESET). */
+  const tryConnect = (port: number) =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.destroy();
+        resolve("connected");
+      });
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+
+  it("answers 50 clients without keep-alive and 40 connections opened 30 ms before the signal, none reset; after the linger new connections are refused", async () => {
+    const firmId = uniqueFirm("accept-linger");
+    // TEST_SHUTDOWN_ACCEPT_MS=0 shows the listener closing at once: resets among both groups of requests.
+    const acceptMs = Number(process.env.TEST_SHUTDOWN_ACCEPT_MS ?? 1_000);
+    const server = await spawnServer({ SHUTDOWN_GRACE_MS: "3000", SHUTDOWN_ACCEPT_MS: String(acceptMs) });
+    const port = Number(new URL(server.url).port);
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+    try {
+      let sending = true;
+      let next = 0;
+      const sent: Promise<[number, number | string]>[] = [];
+      const worker = async () => {
+        while (sending) {
+          const i = next++;
+          const outcome = postJson(agent, server.url, request(firmId, i));
+          sent.push(outcome.then((o) => [i, o]));
+          await outcome;
+        }
+      };
+      const workers = Array.from({ length: 50 }, () => worker());
+      for (let waited = 0; next < 150 && waited < 15_000; waited += 20) await sleep(20);
+
+      // A request whose body never completes keeps the process draining after the linger, so that the probes
+      // below meet a live process with its listener closed rather than one that has exited.
+      const held = net.connect(port, "127.0.0.1");
+      held.on("error", () => undefined);
+      held.write(
+        `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`,
+      );
+      const late = Array.from({ length: 40 }, (_, i) =>
+        postJson(agent, server.url, request(firmId, 10_000 + i)),
+      );
+      await sleep(30);
+      const signalled = performance.now();
+      const exited = server.stop("SIGTERM");
+      sending = false;
+      await Promise.all(workers);
+
+      // The linger, at most 500 ms waiting for the accept queue to empty, and a margin.
+      await sleep(Math.max(0, signalled + acceptMs + 800 - performance.now()));
+      const aliveAfterLinger = server.child.exitCode === null;
+      const probes = await Promise.all(Array.from({ length: 10 }, () => tryConnect(port)));
+      const early = await Promise.all(sent);
+      const lateOutcomes = await Promise.all(late);
+      held.destroy();
+      expect(await exited).toBe(0);
+
+      const tally = (outcomes: (number | string)[]) => {
+        const counts: Record<string, number> = {};
+        for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+        return JSON.stringify(counts);
+      };
+      console.info(
+        `SHUTDOWN_ACCEPT_MS ${acceptMs}: ${early.length} requests from 50 clients without keep-alive ${tally(early.map(([, o]) => o))}; 40 opened 30 ms before SIGTERM ${tally(lateOutcomes)}; new connections ${acceptMs + 800} ms after SIGTERM ${tally(probes)} (process alive: ${aliveAfterLinger})`,
+      );
+      // Every request sent before the signal is answered (served, or 503 if the drain cancelled it), none reset.
+      expect(early.filter(([, o]) => o !== 200 && o !== 503)).toEqual([]);
+      expect(lateOutcomes.filter((o) => o !== 200 && o !== 503)).toEqual([]);
+      expect(lateOutcomes.filter((o) => o === 200).length).toBeGreaterThanOrEqual(36);
+      const stored = await storedTrackingIds(firmId);
+      const served = [
+        ...early.flatMap(([i, o]) => (o === 200 ? [i] : [])),
+        ...lateOutcomes.flatMap((o, i) => (o === 200 ? [10_000 + i] : [])),
+      ];
+      expect(served.filter((i) => !stored.has(`T${i}`))).toEqual([]);
+      // After the linger the listener is closed: refused, never reset, while the process still drains.
+      expect(aliveAfterLinger).toBe(true);
+      expect(probes).toEqual(Array(10).fill("ECONNREFUSED"));
+    } finally {
+      agent.destroy();
+      await server.stop();
+    }
+  });
+});

@@ -18,9 +18,23 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns `node dist/src/main.js` on a random port and resolves once it logs that it listens. */
-export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["dist/src/main.js"], {
+/**
+ * Spawns `node dist/src/main.js` on a random port and resolves once it logs that it listens; with a
+ * `descriptorLimit`, under that limit on open files (`ulimit -n`, through sh, which execs node; the hard limit
+ * too, since node raises its soft limit to the hard one at start).
+ */
+export async function spawnServer(
+  env: Record<string, string> = {},
+  { descriptorLimit }: { descriptorLimit?: number } = {},
+): Promise<ServerProcess> {
+  const [command, args] =
+    descriptorLimit === undefined
+      ? [process.execPath, ["dist/src/main.js"]]
+      : [
+          "/bin/sh",
+          ["-c", `ulimit -n ${descriptorLimit} && exec "$0" "$@"`, process.execPath, "dist/src/main.js"],
+        ];
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: "0", DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

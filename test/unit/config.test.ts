@@ -55,6 +55,12 @@ describe("loadConfig", () => {
     responseMaxBytes: 4_194_304,
     readsMaxBytes: 8_388_608,
     decodeMaxBytes: 201_326_592,
+    connectionFirstRequestMs: 10_000,
+    maxConnections: undefined,
+    maxWatchesPerConnection: 16,
+    maxWatchesPerAddress: 100,
+    maxWatches: 1_000,
+    shutdownAcceptMs: 1_000,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -97,6 +103,12 @@ describe("loadConfig", () => {
         REQUEST_ID_TTL_HOURS: "48",
         ALLOWED_HOSTS: " API.example.com, 10.0.0.5,[fd00::5] ,",
         DECODE_MAX_BYTES: "1048576",
+        CONNECTION_FIRST_REQUEST_MS: "250",
+        MAX_CONNECTIONS: "300",
+        MAX_WATCHES_PER_CONNECTION: "4",
+        MAX_WATCHES_PER_ADDRESS: "8",
+        MAX_WATCHES: "20",
+        SHUTDOWN_ACCEPT_MS: "0",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -123,6 +135,12 @@ describe("loadConfig", () => {
       requestIdTtlHours: 48,
       allowedHosts: ["api.example.com", "10.0.0.5", "[fd00::5]"],
       decodeMaxBytes: 1_048_576,
+      connectionFirstRequestMs: 250,
+      maxConnections: 300,
+      maxWatchesPerConnection: 4,
+      maxWatchesPerAddress: 8,
+      maxWatches: 20,
+      shutdownAcceptMs: 0,
     });
   });
 
@@ -249,6 +267,12 @@ describe("loadConfig", () => {
     ["READS_MAX_BYTES", "1048575", "must be a whole number from 1048576 to 4294967296"],
     ["DECODE_MAX_BYTES", "1023", "must be a whole number from 1024 to 4294967296"],
     ["DECODE_MAX_BYTES", "192MiB", "must be a whole number from 1024 to 4294967296"],
+    ["CONNECTION_FIRST_REQUEST_MS", "99", "must be a whole number from 100 to 600000"],
+    ["MAX_CONNECTIONS", "0", "must be a whole number from 1 to 1000000"],
+    ["MAX_WATCHES_PER_CONNECTION", "0", "must be a whole number from 1 to 10000"],
+    ["MAX_WATCHES_PER_ADDRESS", "-1", "must be a whole number from 1 to 1000000"],
+    ["MAX_WATCHES", "many", "must be a whole number from 1 to 1000000"],
+    ["SHUTDOWN_ACCEPT_MS", "60001", "must be a whole number from 0 to 60000"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
