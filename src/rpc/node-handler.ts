@@ -5,7 +5,11 @@ import {
   createConnectRouter,
   createServiceImplSpec,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import {
   type ConnectNodeAdapterOptions,
   compressionBrotli,
@@ -17,10 +21,26 @@ import { capTimeoutHeaders } from "./deadline-cap.js";
 import { writeResponse } from "./grpc-trailers-only.js";
 import { correctWireErrors } from "./wire-errors.js";
 
-type NodeHandler = (
-  request: Parameters<typeof universalRequestFromNodeRequest>[0],
-  response: Parameters<typeof universalResponseToNodeResponse>[1],
-) => void;
+type NodeRequest = Parameters<typeof universalRequestFromNodeRequest>[0];
+type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
+
+/** The adapter's Node handler, and a way in for other HTTP shapes of the same procedures. */
+export interface NodeHandler {
+  (request: NodeRequest, response: NodeResponse): void;
+  /** The procedure served at "/package.Service/Method", with its request size limit; undefined if none. */
+  procedure(path: string): { readonly method: DescMethod; readonly limit: number } | undefined;
+  /**
+   * Runs the procedure at `path` on the universal request `rewrite` makes of `request` (with the call's context
+   * values), through the same admission, deadline caps, wire-error corrections and interceptors as any call:
+   * the REST transcoder turns its routes into Connect JSON calls this way.
+   */
+  call(
+    path: string,
+    request: NodeRequest,
+    response: NodeResponse,
+    rewrite: (universal: UniversalServerRequest) => UniversalServerRequest,
+  ): Promise<UniversalServerResponse>;
+}
 
 export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
   /** The most bytes a request of `method` may have, before and after decompression. */
@@ -64,7 +84,7 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
   for (const handler of router.handlers) {
     paths.set(handler.requestPath, correctWireErrors(admitting(handler, options)));
   }
-  return (request, response) => {
+  const serve = (request: NodeRequest, response: NodeResponse) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
     if (!handler) {
       if (options.fallback) {
@@ -81,6 +101,26 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
       // client waiting.
       .catch(() => response.destroy());
   };
+  return Object.assign(serve, {
+    procedure: (path: string) => {
+      const handler = paths.get(path);
+      return handler && { method: handler.method, limit: options.requestLimit(handler.method) };
+    },
+    call: (
+      path: string,
+      request: NodeRequest,
+      response: NodeResponse,
+      rewrite: (universal: UniversalServerRequest) => UniversalServerRequest,
+    ) => {
+      const handler = paths.get(path);
+      if (!handler) return Promise.reject(new Error(`no procedure at ${path}`));
+      return handler(
+        rewrite(
+          universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)),
+        ),
+      );
+    },
+  });
 }
 
 /**
