@@ -5,6 +5,7 @@ import type { NodeHandler } from "../../rpc/node-handler.js";
 import type { HttpRequest, HttpResponse, Middleware } from "../middleware.js";
 import { renameEnums, restEnumName } from "./enum-names.js";
 import { type RestRoute, readRestRoutes } from "./http-rules.js";
+import { openApiRoute } from "./openapi-route.js";
 import { matchPath } from "./path-template.js";
 import { type RestError, restError, restErrorFromConnect } from "./rest-errors.js";
 import { transcodeRequest } from "./transcode-request.js";
@@ -21,11 +22,13 @@ const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 
  * each REST call becomes a Connect JSON call of its RPC on `handler`, so authentication, firm scoping, limits,
  * deadlines, logging, metrics and error mapping are those of every other call. Answers use protobuf JSON names,
  * enums in the REST form (see enum-names.ts), and errors in the AIP-193 shape with google.rpc.Code's HTTP
- * status. Other paths pass on.
+ * status. GET /openapi.json serves their OpenAPI document. Other paths pass on.
  */
 export function restMiddleware(handler: NodeHandler, services: readonly DescService[]): Middleware {
   const routes = readRestRoutes(services);
+  const openApi = openApiRoute();
   return (request, response) => {
+    if (openApi(request, response)) return true;
     const url = request.url ?? "/";
     const queryAt = url.indexOf("?");
     const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
