@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { NodeHandler } from "../../rpc/node-handler.js";
 import type { HttpRequest, HttpResponse, Middleware } from "../middleware.js";
+import { docsRoute } from "./docs-route.js";
 import { renameEnums, restEnumName } from "./enum-names.js";
 import { type RestRoute, readRestRoutes } from "./http-rules.js";
 import { openApiRoute } from "./openapi-route.js";
@@ -22,13 +23,14 @@ const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 
  * each REST call becomes a Connect JSON call of its RPC on `handler`, so authentication, firm scoping, limits,
  * deadlines, logging, metrics and error mapping are those of every other call. Answers use protobuf JSON names,
  * enums in the REST form (see enum-names.ts), and errors in the AIP-193 shape with google.rpc.Code's HTTP
- * status. GET /openapi.json serves their OpenAPI document. Other paths pass on.
+ * status. GET /openapi.json serves their OpenAPI document, GET /docs a reference page on it. Other paths pass on.
  */
 export function restMiddleware(handler: NodeHandler, services: readonly DescService[]): Middleware {
   const routes = readRestRoutes(services);
   const openApi = openApiRoute();
+  const docs = docsRoute();
   return (request, response) => {
-    if (openApi(request, response)) return true;
+    if (openApi(request, response) || docs(request, response)) return true;
     const url = request.url ?? "/";
     const queryAt = url.indexOf("?");
     const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
