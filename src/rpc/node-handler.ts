@@ -114,11 +114,16 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
     ) => {
       const handler = paths.get(path);
       if (!handler) return Promise.reject(new Error(`no procedure at ${path}`));
-      return handler(
-        rewrite(
-          universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)),
-        ),
-      );
+      try {
+        return handler(
+          rewrite(
+            universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)),
+          ),
+        );
+      } catch (error) {
+        // A request connect-node cannot take (no authority): the caller's catch answers it, not the process.
+        return Promise.reject(error);
+      }
     },
   });
 }

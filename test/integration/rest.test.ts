@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -233,6 +234,52 @@ describe("every route answers as the same call over Connect", () => {
       message: viaConnect.json.message,
       details: [],
     });
+  });
+});
+
+/** curl's answer to one REST call: the JSON body and the HTTP status (curl's own client, not fetch). */
+function curl(method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
+  const args = ["-sS", "-X", method, "-w", "\n%{http_code}", `${app.url}${path}`];
+  if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
+  return new Promise((resolve, reject) =>
+    execFile("curl", args, { timeout: 20_000 }, (error, stdout) => {
+      if (error) return reject(error);
+      const at = stdout.lastIndexOf("\n");
+      resolve({ status: Number(stdout.slice(at + 1)), json: JSON.parse(stdout.slice(0, at)) as Json });
+    }),
+  );
+}
+
+describe("every route from curl", () => {
+  it("answers as Connect does, route by route", { timeout: 60_000 }, async () => {
+    const firm = uniqueFirm("rest-curl");
+    const base = contactsOf(firm);
+    const created = await curl("POST", `${base}:upsert`, { ...ann, trackingId: "c-1" });
+    expect(created).toMatchObject({ status: 200, json: { result: "created" } });
+    const id = (created.json.contact as Json).id as string;
+    const stored = async () => (await connect("GetContact", { firmId: firm, id })).json;
+    expect(created.json.contact).toEqual((await stored()).contact);
+    expect((await curl("GET", `${base}/${id}`)).json).toEqual(await stored());
+    expect((await curl("GET", `${base}?pageSize=10`)).json).toEqual(
+      (await connect("ListContacts", { firmId: firm, pageSize: 10 })).json,
+    );
+    const patched = await curl("PATCH", `${base}/${id}?updateMask=city`, { city: "Bergen" });
+    expect(patched.json.contact).toEqual((await stored()).contact);
+    const assigned = await curl("POST", `${base}/${id}:assign`, { investmentEntityIds: ["f-1"] });
+    expect(assigned.json.contact).toEqual((await stored()).contact);
+    const unassigned = await curl("POST", `${base}/${id}:unassign`, { investmentEntityIds: ["f-1"] });
+    expect(unassigned.json.contact).toEqual((await stored()).contact);
+    const batch = await curl("POST", `${base}:batchUpsert`, {
+      requests: [{ ...ann, trackingId: "c-1", city: "Oslo" }],
+    });
+    expect(((batch.json.results as [Json])[0].response as Json).contact).toEqual((await stored()).contact);
+    expect((await curl("GET", `${base}/${id}/changes`)).json).toEqual(
+      restForm((await connect("ListContactChanges", { firmId: firm, contactId: id })).json),
+    );
+    expect(await curl("DELETE", `${base}/${id}`)).toEqual({ status: 200, json: {} });
+    const gone = await curl("GET", `${base}/${id}`);
+    expect(gone.status).toBe(404);
+    expect((gone.json.error as Json).message).toBe((await stored()).message);
   });
 });
 
