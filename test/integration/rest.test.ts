@@ -8,7 +8,7 @@ import { base64Decode } from "@bufbuild/protobuf/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { file_google_rpc_error_details } from "../../gen-deps/google/rpc/error_details_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { closeSqlPool, sql, storedContacts, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, openTestConnection, sql, storedContacts, uniqueFirm } from "../support/database.js";
 
 // The REST routes of the google.api.http annotations, called with fetch against the real server, each answer
 // compared with the same call over Connect JSON on the same server.
@@ -432,6 +432,53 @@ describe("what every call shares", () => {
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
     expect(response.headers.get("access-control-allow-methods")).toContain("DELETE");
+  });
+});
+
+describe("deadlines and overload, as on Connect", () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await startTestApp({ FIRM_MAX_IN_FLIGHT: "1" });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it("X-Server-Timeout ends a call blocked on a lock with 504; a second call of the busy firm is 429 with Retry-After", {
+    timeout: 30_000,
+  }, async () => {
+    const firm = uniqueFirm("rest-busy");
+    const path = `${contactsOf(firm)}:upsert`;
+    await rest("POST", path, { ...ann, trackingId: "T1" }, {}, limited.url);
+    const blocker = await openTestConnection();
+    try {
+      await blocker.beginTransaction();
+      await blocker.query("SELECT id FROM contacts WHERE firm_id = ? FOR UPDATE", [firm]);
+      const started = Date.now();
+      const blocked = rest(
+        "POST",
+        path,
+        { trackingId: "T1", title: "late" },
+        { "x-server-timeout": "0.5" },
+        limited.url,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const busy = await rest("POST", path, { trackingId: "T1", title: "busy" }, {}, limited.url);
+      expect(busy.status).toBe(429);
+      expect(busy.headers.get("retry-after")).toBe("1");
+      expect(busy.json.error).toMatchObject({
+        status: "RESOURCE_EXHAUSTED",
+        details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "0.250s" }],
+      });
+      const late = await blocked;
+      expect(late.status).toBe(504);
+      expect((late.json.error as Json).status).toBe("DEADLINE_EXCEEDED");
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await blocker.rollback();
+      await blocker.end();
+    }
+    expect(await storedContacts(firm)).toEqual([expect.objectContaining({ tracking_id: "T1", title: null })]);
   });
 });
 
