@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
@@ -411,6 +412,54 @@ describe("what every call shares", () => {
       [firm],
     );
     expect(rows).toEqual([{ id: (answer.json.contact as Json).id, email: ann.email }]);
+  });
+
+  it("works over h2c as over HTTP/1.1", async () => {
+    const firm = uniqueFirm("rest-h2");
+    const session = http2.connect(app.url);
+    try {
+      const answer = await new Promise<{ status: number; json: Json }>((resolve, reject) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": `${contactsOf(firm)}:upsert`,
+          "content-type": "application/json",
+        });
+        let status = 0;
+        let text = "";
+        stream.on("response", (headers) => {
+          status = Number(headers[":status"]);
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        stream.on("end", () => resolve({ status, json: JSON.parse(text) as Json }));
+        stream.on("error", reject);
+        stream.end(JSON.stringify(ann));
+      });
+      expect(answer).toMatchObject({ status: 200, json: { result: "created", contact: { firmId: firm } } });
+    } finally {
+      session.close();
+    }
+  });
+
+  it("a REST call is logged and counted as a call of its RPC", async () => {
+    const count = async () => {
+      const text = await (await fetch(`${app.url}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find(
+          (l) =>
+            l.startsWith("contacts_rpc_calls_total{") &&
+            l.includes("GetContact") &&
+            l.includes('code="NOT_FOUND"'),
+        );
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const before = await count();
+    const answer = await rest("GET", `${contactsOf(uniqueFirm("rest-metrics"))}/12345`);
+    expect(answer.status).toBe(404);
+    expect(await count()).toBe(before + 1);
   });
 
   it("a malformed X-Server-Timeout is refused; a generous one is accepted", async () => {
