@@ -1,4 +1,10 @@
-import { type DescField, type DescMessage, type DescService, ScalarType } from "@bufbuild/protobuf";
+import {
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  ScalarType,
+} from "@bufbuild/protobuf";
 import { MAX_LENGTH } from "../../contacts/fields.js";
 import { REQUEST_ID_MAX_LENGTH } from "../../contacts/request-ids.js";
 import { restEnumName } from "./enum-names.js";
@@ -6,8 +12,7 @@ import { type RestRoute, readRestRoutes } from "./http-rules.js";
 
 type Json = Record<string, unknown>;
 /** The comment of a descriptor in the .proto source ("" when it has none, or the descriptors carry none). */
-export type CommentsOf = (desc: DescService | DescRoute | DescMessage | DescField) => string;
-type DescRoute = RestRoute["method"];
+export type CommentsOf = (desc: DescService | DescMethod | DescMessage | DescField) => string;
 
 /** The rule for enum values on the REST routes, stated once for the document and the README. */
 export const REST_ENUM_RULE =
