@@ -1,11 +1,12 @@
 import { cors } from "@connectrpc/connect";
 import type { Middleware } from "./middleware.js";
 
-/** Request headers a browser may send: Connect's, gRPC-Web's, and ours. */
+/** Request headers a browser may send: Connect's, gRPC-Web's, and ours (X-Server-Timeout: REST deadlines). */
 export const CORS_ALLOWED_HEADERS: readonly string[] = [
   ...cors.allowedHeaders,
   "Authorization",
   "X-Request-Id",
+  "X-Server-Timeout",
 ];
 /** Response headers a browser script may read: the status and error details of gRPC-Web, and ours. */
 export const CORS_EXPOSED_HEADERS: readonly string[] = [...cors.exposedHeaders, "X-Request-Id"];

@@ -481,6 +481,7 @@ describe("what every call shares", () => {
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
     expect(response.headers.get("access-control-allow-methods")).toContain("DELETE");
+    expect(response.headers.get("access-control-allow-headers")).toContain("X-Server-Timeout");
   });
 });
 
