@@ -12,7 +12,7 @@ const require = createRequire(join(root, "package.json"));
 const googleProtoFiles = dirname(require.resolve("google-proto-files/package.json"));
 
 // File path inside the package, which is also its import path.
-const FILES = ["google/rpc/status.proto"];
+const FILES = ["google/rpc/status.proto", "google/api/annotations.proto", "google/api/http.proto"];
 for (const file of FILES) {
   mkdirSync(dirname(join(target, file)), { recursive: true });
   cpSync(join(googleProtoFiles, file), join(target, file));

@@ -18,6 +18,7 @@ import { corsMiddleware } from "./http/cors.js";
 import { metricsRoute } from "./http/metrics-route.js";
 import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
 import { probeRoutes } from "./http/probes.js";
+import { restMiddleware } from "./http/rest/rest-middleware.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { authenticateHeaders, authInterceptor } from "./rpc/auth-interceptor.js";
@@ -157,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     corsMiddleware(options.corsOrigins),
     probeRoutes(readiness),
     metricsRoute(options.metrics.registry),
+    restMiddleware(handler, [ContactService]),
   ];
   const readTimeout = options.requestReadTimeoutMs;
   const h1 = http.createServer(

@@ -1,14 +1,17 @@
 import { cors } from "@connectrpc/connect";
 import type { Middleware } from "./middleware.js";
 
-/** Request headers a browser may send: Connect's, gRPC-Web's, and ours. */
+/** Request headers a browser may send: Connect's, gRPC-Web's, and ours (X-Server-Timeout: REST deadlines). */
 export const CORS_ALLOWED_HEADERS: readonly string[] = [
   ...cors.allowedHeaders,
   "Authorization",
   "X-Request-Id",
+  "X-Server-Timeout",
 ];
 /** Response headers a browser script may read: the status and error details of gRPC-Web, and ours. */
 export const CORS_EXPOSED_HEADERS: readonly string[] = [...cors.exposedHeaders, "X-Request-Id"];
+/** Methods a browser may use: Connect's (POST, GET) and the REST routes' (PATCH, DELETE). */
+export const CORS_ALLOWED_METHODS: readonly string[] = [...cors.allowedMethods, "PATCH", "DELETE"];
 /** How long a browser may cache a preflight answer; Chrome caps it at 7200 seconds anyway. */
 export const CORS_MAX_AGE_SECONDS = 7_200;
 
@@ -34,7 +37,7 @@ export function corsMiddleware(origins: readonly string[]): Middleware {
     }
     response.setHeader("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
     if (isAllowed) {
-      response.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
+      response.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS.join(", "));
       response.setHeader("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS.join(", "));
       response.setHeader("Access-Control-Max-Age", String(CORS_MAX_AGE_SECONDS));
     }

@@ -6,7 +6,11 @@ import {
   createContextValues,
   createServiceImplSpec,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import {
   type ConnectNodeAdapterOptions,
   compressionBrotli,
@@ -24,10 +28,26 @@ import { correctWireErrors } from "./wire-errors.js";
 // JSON bodies must be valid UTF-8, rather than having bad bytes silently replaced with U+FFFD.
 const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-type NodeHandler = (
-  request: Parameters<typeof universalRequestFromNodeRequest>[0],
-  response: Parameters<typeof universalResponseToNodeResponse>[1],
-) => void;
+type NodeRequest = Parameters<typeof universalRequestFromNodeRequest>[0];
+type NodeResponse = Parameters<typeof universalResponseToNodeResponse>[1];
+
+/** The adapter's Node handler, and a way in for other HTTP shapes of the same procedures. */
+export interface NodeHandler {
+  (request: NodeRequest, response: NodeResponse): void;
+  /** The procedure served at "/package.Service/Method", with its request size limit; undefined if none. */
+  procedure(path: string): { readonly method: DescMethod; readonly limit: number } | undefined;
+  /**
+   * Runs the procedure at `path` on the universal request `rewrite` makes of `request` (with the call's context
+   * values), through the same admission, deadline caps, wire-error corrections and interceptors as any call:
+   * the REST transcoder turns its routes into Connect JSON calls this way.
+   */
+  call(
+    path: string,
+    request: NodeRequest,
+    response: NodeResponse,
+    rewrite: (universal: UniversalServerRequest) => UniversalServerRequest,
+  ): Promise<UniversalServerResponse>;
+}
 
 export interface NodeHandlerOptions extends ConnectNodeAdapterOptions {
   /** The most bytes a request of `method` may have, before and after decompression. */
@@ -93,7 +113,7 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
     });
     paths.set(handler.requestPath, correctWireErrors(admitting(sliced, options)));
   }
-  return (request, response) => {
+  const serve = (request: NodeRequest, response: NodeResponse) => {
     const handler = paths.get(request.url?.split("?", 2)[0] ?? "");
     if (!handler) {
       if (options.fallback) {
@@ -122,6 +142,31 @@ export function createNodeHandler(options: NodeHandlerOptions): NodeHandler {
       // client waiting.
       .catch(() => response.destroy());
   };
+  return Object.assign(serve, {
+    procedure: (path: string) => {
+      const handler = paths.get(path);
+      return handler && { method: handler.method, limit: options.requestLimit(handler.method) };
+    },
+    call: (
+      path: string,
+      request: NodeRequest,
+      response: NodeResponse,
+      rewrite: (universal: UniversalServerRequest) => UniversalServerRequest,
+    ) => {
+      const handler = paths.get(path);
+      if (!handler) return Promise.reject(new Error(`no procedure at ${path}`));
+      try {
+        return handler(
+          rewrite(
+            universalRequestFromNodeRequest(request, response, undefined, options.contextValues?.(request)),
+          ),
+        );
+      } catch (error) {
+        // A request connect-node cannot take (no authority): the caller's catch answers it, not the process.
+        return Promise.reject(error);
+      }
+    },
+  });
 }
 
 /**

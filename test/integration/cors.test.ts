@@ -60,7 +60,12 @@ describe("preflight", () => {
       const response = await preflight(app.url, origin);
       expect(response.status).toBe(204);
       expect(response.headers.get("access-control-allow-origin")).toBe(origin);
-      expect(names(response.headers.get("access-control-allow-methods"))).toEqual(["post", "get"]);
+      expect(names(response.headers.get("access-control-allow-methods"))).toEqual([
+        "post",
+        "get",
+        "patch",
+        "delete",
+      ]);
       expect(names(response.headers.get("access-control-allow-headers"))).toEqual(
         expect.arrayContaining([
           "content-type",

@@ -103,6 +103,24 @@ describe("the README's API examples", () => {
     ]);
   });
 
+  it("the REST curl block: created, then updated, then 400 naming email", { timeout: 60_000 }, async () => {
+    const firmId = uniqueFirm("readme-rest");
+    const result = await run(await readmeBlock("rest-curl"), firmId);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const [created, updated, refused, ...rest] = answers(result.stdout);
+    expect(rest).toEqual([]);
+    expect(created).toMatchObject({ contact: { firmId, email: "ann@example.com" }, result: "created" });
+    expect(updated).toMatchObject({ contact: { title: "CFO" }, result: "updated", matchedBy: "email" });
+    expect(refused).toMatchObject({
+      error: { code: 400, status: "INVALID_ARGUMENT", details: [{ fieldViolations: [{ field: "email" }] }] },
+    });
+    expect(result.stdout.trimEnd().endsWith("HTTP 400")).toBe(true);
+    expect(await sql("SELECT email, title FROM contacts WHERE firm_id = ?", [firmId])).toEqual([
+      { email: "ann@example.com", title: "CFO" },
+    ]);
+  });
+
   it("the sync block previews a batch, replays it by request id and reads the history", {
     timeout: 60_000,
   }, async () => {

@@ -183,9 +183,12 @@ describe("the reflection protocol", () => {
       expect(fileNames(bySymbol as ServerReflectionResponse)).toEqual([
         "contacts/v1/contact_service.proto",
         "contacts/v1/contact.proto",
+        "google/api/annotations.proto",
         "google/protobuf/field_mask.proto",
         "google/protobuf/timestamp.proto",
         "google/rpc/status.proto",
+        "google/api/http.proto",
+        "google/protobuf/descriptor.proto",
         "google/protobuf/any.proto",
       ]);
       expect(fileNames(byMethod as ServerReflectionResponse)).toEqual(["health/v1/health.proto"]);
