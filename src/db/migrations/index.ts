@@ -4,6 +4,7 @@ import { ContactApi } from "./0003-contact-api.js";
 import { ContactChanges } from "./0004-contact-changes.js";
 import { RequestIds } from "./0005-request-ids.js";
 import { AssignmentsColumn } from "./0006-assignments-column.js";
+import { ChangeFeedIndex } from "./0007-change-feed-index.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   ContactChanges,
   RequestIds,
   AssignmentsColumn,
+  ChangeFeedIndex,
 ];
