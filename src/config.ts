@@ -41,6 +41,16 @@ export interface Config {
   readonly tombstoneRetentionDays: number;
   /** Hours a request id's first outcome is kept at least (then purged in the background). */
   readonly requestIdTtlHours: number;
+  /** Time between two polls of the watched firms' clocks by the change feed (WatchContactChanges). */
+  readonly feedPollMs: number;
+  /** Longest a watch stream goes without a message before an empty one (a heartbeat) is sent. */
+  readonly feedHeartbeatMs: number;
+  /** Watch streams this instance holds open at once; more are refused with RESOURCE_EXHAUSTED. */
+  readonly feedMaxStreams: number;
+  /** Watch streams of one firm on this instance; more are refused with RESOURCE_EXHAUSTED. */
+  readonly feedMaxStreamsPerFirm: number;
+  /** Changes a watch stream may have waiting for a slow reader; past it the stream ends (resumable). */
+  readonly feedMaxBacklog: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -108,6 +118,11 @@ export function loadConfig(env: Env): Config {
     }),
     tombstoneRetentionDays: read("TOMBSTONE_RETENTION_DAYS", 30, integer(1, 36_500)),
     requestIdTtlHours: read("REQUEST_ID_TTL_HOURS", 24, integer(1, 8_760)),
+    feedPollMs: read("FEED_POLL_MS", 100, integer(10, 60_000)),
+    feedHeartbeatMs: read("FEED_HEARTBEAT_MS", 15_000, integer(100, 3_600_000)),
+    feedMaxStreams: read("FEED_MAX_STREAMS", 1_000, integer(1, 100_000)),
+    feedMaxStreamsPerFirm: read("FEED_MAX_STREAMS_PER_FIRM", 100, integer(1, 100_000)),
+    feedMaxBacklog: read("FEED_MAX_BACKLOG", 10_000, integer(1, 10_000_000)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -28,6 +28,7 @@ import { createReadiness, type ReadinessProbe } from "./rpc/readiness.js";
 import { REFLECTION_SERVICES, registerReflection } from "./rpc/reflection.js";
 import { createReflectionIndex } from "./rpc/reflection-index.js";
 import { requestLimit } from "./rpc/request-limits.js";
+import { type WatchUseCase, watchChangesHandler } from "./rpc/watch-changes.js";
 
 export interface ServerOptions {
   readonly host: string;
@@ -47,6 +48,8 @@ export interface ServerOptions {
   /** Browser origins allowed to call (CORS), like "https://app.example.com"; empty allows none. */
   readonly corsOrigins: readonly string[];
   readonly useCases: ContactUseCases;
+  /** WatchContactChanges (the change feed); UNIMPLEMENTED without it. Not under the call-time cap. */
+  readonly watchChanges?: WatchUseCase;
   /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
   readonly readinessProbe: ReadinessProbe;
   /** Checks bearer tokens on ContactService calls; undefined serves without authentication. */
@@ -91,10 +94,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protectedServices = new Set([ContactService.typeName]);
   const handler = createNodeHandler({
     routes: (router) => {
-      router.service(
-        ContactService,
-        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
-      );
+      router.service(ContactService, {
+        ...contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs)),
+        ...(options.watchChanges && {
+          watchContactChanges: watchChangesHandler(options.watchChanges, readiness.shutdownSignal),
+        }),
+      });
       router.service(Health, healthHandlers(readiness, { services: [ContactService.typeName] }));
       registerReflection(router, reflection);
     },

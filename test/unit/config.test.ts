@@ -51,6 +51,11 @@ describe("loadConfig", () => {
     idleTimeoutMs: 120_000,
     tombstoneRetentionDays: 30,
     requestIdTtlHours: 24,
+    feedPollMs: 100,
+    feedHeartbeatMs: 15_000,
+    feedMaxStreams: 1_000,
+    feedMaxStreamsPerFirm: 100,
+    feedMaxBacklog: 10_000,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -91,6 +96,11 @@ describe("loadConfig", () => {
         IDLE_TIMEOUT_MS: "5000",
         TOMBSTONE_RETENTION_DAYS: " 7 ",
         REQUEST_ID_TTL_HOURS: "48",
+        FEED_POLL_MS: "20",
+        FEED_HEARTBEAT_MS: "1000",
+        FEED_MAX_STREAMS: "50",
+        FEED_MAX_STREAMS_PER_FIRM: "5",
+        FEED_MAX_BACKLOG: "200",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -115,6 +125,11 @@ describe("loadConfig", () => {
       idleTimeoutMs: 5_000,
       tombstoneRetentionDays: 7,
       requestIdTtlHours: 48,
+      feedPollMs: 20,
+      feedHeartbeatMs: 1_000,
+      feedMaxStreams: 50,
+      feedMaxStreamsPerFirm: 5,
+      feedMaxBacklog: 200,
     });
   });
 
@@ -200,6 +215,11 @@ describe("loadConfig", () => {
     ["TOMBSTONE_RETENTION_DAYS", "30d", "must be a whole number from 1 to 36500"],
     ["REQUEST_ID_TTL_HOURS", "0", "must be a whole number from 1 to 8760"],
     ["REQUEST_ID_TTL_HOURS", "24h", "must be a whole number from 1 to 8760"],
+    ["FEED_POLL_MS", "9", "must be a whole number from 10 to 60000"],
+    ["FEED_HEARTBEAT_MS", "15s", "must be a whole number from 100 to 3600000"],
+    ["FEED_MAX_STREAMS", "0", "must be a whole number from 1 to 100000"],
+    ["FEED_MAX_STREAMS_PER_FIRM", "0", "must be a whole number from 1 to 100000"],
+    ["FEED_MAX_BACKLOG", "0", "must be a whole number from 1 to 10000000"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],
