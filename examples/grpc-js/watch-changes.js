@@ -27,9 +27,18 @@ let largest = new Date(0);
 let pageToken = "";
 let listed = 0;
 do {
-  const page = await call(client, "listContacts", { firmId, pageToken, pageSize: 1000 }, options);
-  for (const c of page.contacts) if (toDate(c.updateTime) > largest) largest = toDate(c.updateTime);
-  listed += page.contacts.length;
+  // showDeleted: a contact deleted while the list pages comes back as a tombstone, later than the cursor, rather
+  // than going unseen before the largest update_time.
+  const page = await call(
+    client,
+    "listContacts",
+    { firmId, pageToken, pageSize: 1000, showDeleted: true },
+    options,
+  );
+  for (const c of page.contacts) {
+    if (toDate(c.updateTime) > largest) largest = toDate(c.updateTime);
+    if (!c.deleteTime) listed++;
+  }
   pageToken = page.nextPageToken;
 } while (pageToken !== "");
 console.log(`listed ${listed} contact(s), watching from ${largest.toISOString()}`);

@@ -96,6 +96,36 @@ describe("the change feed", () => {
     expect(await Promise.all(ends)).toEqual(ends.map(() => undefined));
   });
 
+  it("an idle feed costs one clock read per poll, whatever the number of watchers and firms", async () => {
+    const { store, commit, statements } = fakeStore();
+    feed = startChangeFeed(store, { ...options, pollMs: 100 }, createLogger("silent"));
+    const stop = new AbortController();
+    const ends = [];
+    for (let i = 0; i < 500; i++) {
+      commit(`firm-${i % 50}`);
+      ends.push(drain(feed.watch(`firm-${i % 50}`, start, stop.signal), []));
+    }
+    await sleep(300);
+    const before = { ...statements };
+    await sleep(1_000);
+    const perSecond = {
+      clocks: statements.clocks - before.clocks,
+      changes: statements.changes - before.changes,
+    };
+    console.log(
+      `idle feed, 500 watchers over 50 firms, FEED_POLL_MS=100: ${perSecond.clocks} clock reads/s, ${perSecond.changes} change reads/s`,
+    );
+    expect(perSecond.clocks).toBeGreaterThanOrEqual(8);
+    expect(perSecond.clocks).toBeLessThanOrEqual(11);
+    expect(perSecond.changes).toBe(0);
+    stop.abort();
+    await Promise.all(ends);
+    // With no watcher, nothing at all.
+    const after = { ...statements };
+    await sleep(300);
+    expect(statements).toEqual(after);
+  });
+
   it("a watcher that stops reading is cut off past maxBacklog, its backlog dropped, and ends with SlowReaderError", async () => {
     const { store, commit } = fakeStore();
     feed = startChangeFeed(store, options, createLogger("silent"));
