@@ -1,6 +1,10 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ContactChange, ContactService } from "../../gen/contacts/v1/contact_service_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
@@ -42,6 +46,10 @@ const openers = (): [string, Opener][] => [
         createConnectTransport({ baseUrl: app.url, httpVersion: "1.1", useBinaryFormat: false }),
         request,
       ),
+  ],
+  [
+    "gRPC-Web HTTP/1.1",
+    (request) => connectWatch(createGrpcWebTransport({ baseUrl: app.url, httpVersion: "1.1" }), request),
   ],
 ];
 
