@@ -107,7 +107,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       pageTokenKey,
       limits: {
         maxStreams: config.feedMaxStreams,
-        maxStreamsPerFirm: config.feedMaxStreamsPerFirm,
+        maxStreamsPerFirm: config.feedMaxFirmStreams,
         retentionDays: config.tombstoneRetentionDays,
       },
     });

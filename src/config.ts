@@ -48,7 +48,7 @@ export interface Config {
   /** Watch streams this instance holds open at once; more are refused with RESOURCE_EXHAUSTED. */
   readonly feedMaxStreams: number;
   /** Watch streams of one firm on this instance; more are refused with RESOURCE_EXHAUSTED. */
-  readonly feedMaxStreamsPerFirm: number;
+  readonly feedMaxFirmStreams: number;
   /** Changes a watch stream may have waiting for a slow reader; past it the stream ends (resumable). */
   readonly feedMaxBacklog: number;
 }
@@ -121,7 +121,7 @@ export function loadConfig(env: Env): Config {
     feedPollMs: read("FEED_POLL_MS", 100, integer(10, 60_000)),
     feedHeartbeatMs: read("FEED_HEARTBEAT_MS", 15_000, integer(100, 3_600_000)),
     feedMaxStreams: read("FEED_MAX_STREAMS", 1_000, integer(1, 100_000)),
-    feedMaxStreamsPerFirm: read("FEED_MAX_STREAMS_PER_FIRM", 100, integer(1, 100_000)),
+    feedMaxFirmStreams: read("FEED_MAX_FIRM_STREAMS", 100, integer(1, 100_000)),
     feedMaxBacklog: read("FEED_MAX_BACKLOG", 10_000, integer(1, 10_000_000)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest

@@ -24,7 +24,7 @@ export interface WatchMessage {
 export interface WatchLimits {
   /** Streams this instance holds open at once (FEED_MAX_STREAMS). */
   readonly maxStreams: number;
-  /** Streams of one firm on this instance (FEED_MAX_STREAMS_PER_FIRM). */
+  /** Streams of one firm on this instance (FEED_MAX_FIRM_STREAMS). */
   readonly maxStreamsPerFirm: number;
   /** Days of history kept (TOMBSTONE_RETENTION_DAYS): older start points are OUT_OF_RANGE. */
   readonly retentionDays: number;
@@ -61,7 +61,7 @@ export function watchContactChanges(deps: {
       );
     if ((perFirm.get(firmId) ?? 0) >= limits.maxStreamsPerFirm) {
       throw new FeedLimitError(
-        `this firm already has ${limits.maxStreamsPerFirm} watch streams open on this server (FEED_MAX_STREAMS_PER_FIRM)`,
+        `this firm already has ${limits.maxStreamsPerFirm} watch streams open on this server (FEED_MAX_FIRM_STREAMS)`,
       );
     }
     open++;

@@ -26,10 +26,10 @@ async function start(env: Record<string, string>): Promise<TestApp> {
 }
 
 describe("WatchContactChanges bounds", () => {
-  it("streams past FEED_MAX_STREAMS_PER_FIRM or FEED_MAX_STREAMS are RESOURCE_EXHAUSTED; a closed stream frees its place", async () => {
+  it("streams past FEED_MAX_FIRM_STREAMS or FEED_MAX_STREAMS are RESOURCE_EXHAUSTED; a closed stream frees its place", async () => {
     const app = await start({
       FEED_MAX_STREAMS: "3",
-      FEED_MAX_STREAMS_PER_FIRM: "2",
+      FEED_MAX_FIRM_STREAMS: "2",
       FEED_HEARTBEAT_MS: "200",
     });
     const client = grpcJsClient(app.url);

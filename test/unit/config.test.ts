@@ -54,7 +54,7 @@ describe("loadConfig", () => {
     feedPollMs: 100,
     feedHeartbeatMs: 15_000,
     feedMaxStreams: 1_000,
-    feedMaxStreamsPerFirm: 100,
+    feedMaxFirmStreams: 100,
     feedMaxBacklog: 10_000,
   };
 
@@ -99,7 +99,7 @@ describe("loadConfig", () => {
         FEED_POLL_MS: "20",
         FEED_HEARTBEAT_MS: "1000",
         FEED_MAX_STREAMS: "50",
-        FEED_MAX_STREAMS_PER_FIRM: "5",
+        FEED_MAX_FIRM_STREAMS: "5",
         FEED_MAX_BACKLOG: "200",
       }),
     ).toMatchObject({
@@ -128,7 +128,7 @@ describe("loadConfig", () => {
       feedPollMs: 20,
       feedHeartbeatMs: 1_000,
       feedMaxStreams: 50,
-      feedMaxStreamsPerFirm: 5,
+      feedMaxFirmStreams: 5,
       feedMaxBacklog: 200,
     });
   });
@@ -218,7 +218,7 @@ describe("loadConfig", () => {
     ["FEED_POLL_MS", "9", "must be a whole number from 10 to 60000"],
     ["FEED_HEARTBEAT_MS", "15s", "must be a whole number from 100 to 3600000"],
     ["FEED_MAX_STREAMS", "0", "must be a whole number from 1 to 100000"],
-    ["FEED_MAX_STREAMS_PER_FIRM", "0", "must be a whole number from 1 to 100000"],
+    ["FEED_MAX_FIRM_STREAMS", "0", "must be a whole number from 1 to 100000"],
     ["FEED_MAX_BACKLOG", "0", "must be a whole number from 1 to 10000000"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
