@@ -1,3 +1,4 @@
+import { UnavailableError } from "../contacts/errors.js";
 import type { Logger } from "../logger.js";
 import { FeedClosedError, HistoryExpiredError, SlowReaderError } from "./feed-errors.js";
 import { type FeedMessage, feedMessages, wholeTicks } from "./feed-messages.js";
@@ -206,7 +207,12 @@ export function startChangeFeed(store: FeedStore, options: ChangeFeedOptions, lo
           group.attached.add(watcher);
           break;
         }
-        const page = await readPage(firmId, watcher.position, target);
+        const page = await readPage(firmId, watcher.position, target).catch((error: unknown) => {
+          // The stream ends resumable: nothing after the last message was sent.
+          throw new UnavailableError("the database is unavailable; resume with the last resume_token", {
+            cause: error,
+          });
+        });
         if (stop.aborted) return yield* ended(closing.signal);
         for (const message of feedMessages(
           page.changes,
