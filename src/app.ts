@@ -10,10 +10,14 @@ import { createReadBudget } from "./contacts/read-budget.js";
 import { updateContact } from "./contacts/update-contact.js";
 import { upsertContact } from "./contacts/upsert-contact.js";
 import { openDatabase } from "./db/database.js";
+import { feedStore } from "./db/feed-statements.js";
 import { readPageTokenKey } from "./db/page-token-secret.js";
 import { startRequestOutcomePurge } from "./db/request-outcomes.js";
 import { DEFAULT_PURGE, startTombstonePurge } from "./db/tombstone-purge.js";
 import { createTransact, type RetryListener, type RetryPolicy } from "./db/transaction.js";
+import { DEFAULT_FEED_READ, startChangeFeed } from "./feed/change-feed.js";
+import { notifyingWrites } from "./feed/notify-writes.js";
+import { watchContactChanges } from "./feed/watch-contact-changes.js";
 import { defaultMaxConnections, LOW_DESCRIPTOR_LIMIT, readDescriptorLimit } from "./http/descriptor-limit.js";
 import type { Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
@@ -124,10 +128,31 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     );
     // Pages wait for their memory before they take a database slot (read-admission.ts).
     const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
+    const feed = startChangeFeed(
+      feedStore(database.dataSource),
+      {
+        ...DEFAULT_FEED_READ,
+        pollMs: config.feedPollMs,
+        heartbeatMs: config.feedHeartbeatMs,
+        maxBacklog: config.feedMaxBacklog,
+      },
+      logger,
+    );
+    const watchChanges = watchContactChanges({
+      feed,
+      pageTokenKey,
+      limits: {
+        maxStreams: config.feedMaxStreams,
+        maxStreamsPerFirm: config.feedMaxFirmStreams,
+        retentionDays: config.tombstoneRetentionDays,
+      },
+    });
     const server = await startServer({
       ...config,
       maxConnections: connectionCap(config, logger),
-      useCases,
+      // A write committed here wakes the feed's poller at once, for watchers on this instance.
+      useCases: notifyingWrites(useCases, feed.notify),
+      watchChanges,
       readinessProbe: database.ping,
       authenticate,
       metrics,
@@ -146,6 +171,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       authentication: keys ? `API keys (${keys.length})` : "off",
       async close() {
         await server.close();
+        await feed.close();
         await purge.stop();
         await requestOutcomePurge.stop();
         await database.close();

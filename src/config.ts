@@ -74,6 +74,16 @@ export interface Config {
   readonly maxWatches: number;
   /** On SIGTERM/SIGINT, how long the listener keeps accepting (health already NOT_SERVING) before it closes. */
   readonly shutdownAcceptMs: number;
+  /** Time between two polls of the watched firms' clocks by the change feed (WatchContactChanges). */
+  readonly feedPollMs: number;
+  /** Longest a watch stream goes without a message before an empty one (a heartbeat) is sent. */
+  readonly feedHeartbeatMs: number;
+  /** Watch streams this instance holds open at once; more are refused with RESOURCE_EXHAUSTED. */
+  readonly feedMaxStreams: number;
+  /** Watch streams of one firm on this instance; more are refused with RESOURCE_EXHAUSTED. */
+  readonly feedMaxFirmStreams: number;
+  /** Changes a watch stream may have waiting for a slow reader; past it the stream ends (resumable). */
+  readonly feedMaxBacklog: number;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -156,6 +166,11 @@ export function loadConfig(env: Env): Config {
     maxWatchesPerAddress: read("MAX_WATCHES_PER_ADDRESS", 100, integer(1, 1_000_000)),
     maxWatches: read("MAX_WATCHES", 1_000, integer(1, 1_000_000)),
     shutdownAcceptMs: read("SHUTDOWN_ACCEPT_MS", 1_000, integer(0, 60_000)),
+    feedPollMs: read("FEED_POLL_MS", 100, integer(10, 60_000)),
+    feedHeartbeatMs: read("FEED_HEARTBEAT_MS", 15_000, integer(100, 3_600_000)),
+    feedMaxStreams: read("FEED_MAX_STREAMS", 1_000, integer(1, 100_000)),
+    feedMaxFirmStreams: read("FEED_MAX_FIRM_STREAMS", 100, integer(1, 100_000)),
+    feedMaxBacklog: read("FEED_MAX_BACKLOG", 10_000, integer(1, 10_000_000)),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

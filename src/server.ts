@@ -34,6 +34,7 @@ import { createReadiness, type ReadinessProbe } from "./rpc/readiness.js";
 import { REFLECTION_SERVICES, registerReflection } from "./rpc/reflection.js";
 import { createReflectionIndex } from "./rpc/reflection-index.js";
 import { requestLimit } from "./rpc/request-limits.js";
+import { type WatchUseCase, watchChangesHandler } from "./rpc/watch-changes.js";
 
 export interface ServerOptions {
   readonly host: string;
@@ -57,6 +58,8 @@ export interface ServerOptions {
   readonly useCases: ContactUseCases;
   /** RESPONSE_MAX_BYTES: a batch's answer trims its contacts to stay within it. */
   readonly responseMaxBytes?: number;
+  /** WatchContactChanges (the change feed); UNIMPLEMENTED without it. Not under the call-time cap. */
+  readonly watchChanges?: WatchUseCase;
   /** Resolves when the database answers; health and /readyz report SERVING only while it does. */
   readonly readinessProbe: ReadinessProbe;
   /** Checks bearer tokens on ContactService calls; undefined serves without authentication. */
@@ -115,10 +118,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const protectedServices = new Set([ContactService.typeName]);
   const handler = createNodeHandler({
     routes: (router) => {
-      router.service(
-        ContactService,
-        contactServiceHandlers(capCallTime(options.useCases, options.maxTimeoutMs), options.responseMaxBytes),
-      );
+      router.service(ContactService, {
+        ...contactServiceHandlers(
+          capCallTime(options.useCases, options.maxTimeoutMs),
+          options.responseMaxBytes,
+        ),
+        ...(options.watchChanges && {
+          watchContactChanges: watchChangesHandler(options.watchChanges, readiness.shutdownSignal),
+        }),
+      });
       router.service(
         Health,
         healthHandlers(readiness, {

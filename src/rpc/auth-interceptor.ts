@@ -1,7 +1,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { type Authenticate, grantsFirm } from "../auth/api-keys.js";
+import { type Authenticate, grantsFirm, type Principal } from "../auth/api-keys.js";
 import { principalKey, requestFirmId } from "./call-context.js";
 
 /**
@@ -32,19 +32,34 @@ export function authInterceptor(protectedServices: ReadonlySet<string>): Interce
     if (!protectedServices.has(request.service.typeName)) return next(request);
     const principal = request.contextValues.get(principalKey);
     if (!principal) throw unauthenticated();
-    // Only unary calls carry one message whose firm can be checked before the handler runs.
-    if (request.stream)
-      throw new ConnectError("streaming calls are not authorized per firm", Code.Unimplemented);
-    const firmId = requestFirmId(request)?.trim();
-    if (firmId && !grantsFirm(principal, firmId)) {
-      // The firm id is not echoed: it is unvalidated input, of any length.
-      throw new ConnectError(
-        `the API key "${principal.name}" is not granted the request's firm`,
-        Code.PermissionDenied,
-      );
+    if (request.stream) {
+      // A server stream's one message is checked as the handler reads it, before the handler starts.
+      if (request.method.methodKind !== "server_streaming")
+        throw new ConnectError("streaming calls are not authorized per firm", Code.Unimplemented);
+      return next({ ...request, message: checkedMessages(request.message, principal) });
     }
+    checkFirm(principal, requestFirmId(request));
     return next(request);
   };
+}
+
+function checkFirm(principal: Principal, sent: string | undefined): void {
+  const firmId = sent?.trim();
+  if (firmId && !grantsFirm(principal, firmId)) {
+    // The firm id is not echoed: it is unvalidated input, of any length.
+    throw new ConnectError(
+      `the API key "${principal.name}" is not granted the request's firm`,
+      Code.PermissionDenied,
+    );
+  }
+}
+
+async function* checkedMessages<T>(messages: AsyncIterable<T>, principal: Principal): AsyncGenerator<T> {
+  for await (const message of messages) {
+    const firmId = (message as { firmId?: unknown }).firmId;
+    checkFirm(principal, typeof firmId === "string" ? firmId : undefined);
+    yield message;
+  }
 }
 
 const unauthenticated = () =>

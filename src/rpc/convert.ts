@@ -225,6 +225,7 @@ const CHANGE_KIND: Readonly<Record<DomainChangeKind, ChangeKind>> = {
 export function contactChangeToProto(change: RecordedChange): ContactChange {
   return create(ContactChangeSchema, {
     changeTime: timestampFromDate(change.changeTime),
+    contactId: change.contactId,
     principal: change.principal,
     requestId: change.requestId ?? undefined,
     kind: CHANGE_KIND[change.kind],

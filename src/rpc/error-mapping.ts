@@ -18,6 +18,12 @@ import {
   UnavailableError,
   ValidationError,
 } from "../contacts/errors.js";
+import {
+  FeedClosedError,
+  FeedLimitError,
+  HistoryExpiredError,
+  SlowReaderError,
+} from "../feed/feed-errors.js";
 import type { Logger } from "../logger.js";
 import { FirmBusyError } from "./firm-limit.js";
 
@@ -87,6 +93,28 @@ const ERROR_TABLE: ReadonlyArray<readonly [ErrorClass, (error: never) => Connect
   ],
   // Not retryable as it is: the batch's failing items must be fixed first.
   [BatchAbortedError, (error: BatchAbortedError) => new ConnectError(error.message, Code.Aborted)],
+  // WatchContactChanges: list again, then watch from the list.
+  [HistoryExpiredError, (error: HistoryExpiredError) => new ConnectError(error.message, Code.OutOfRange)],
+  [
+    FeedLimitError,
+    (error: FeedLimitError) => retryable(error.message, Code.ResourceExhausted, RETRY_DELAY_MS.overload),
+  ],
+  // Resumable at once with the token, which the ErrorInfo repeats.
+  [
+    SlowReaderError,
+    (error: SlowReaderError) =>
+      new ConnectError(error.message, Code.ResourceExhausted, undefined, [
+        {
+          desc: ErrorInfoSchema,
+          value: create(ErrorInfoSchema, {
+            reason: "FEED_BACKLOG_EXCEEDED",
+            domain: "contacts.v1",
+            metadata: { resumeToken: error.resumeToken, limit: String(error.limit) },
+          }),
+        },
+      ]),
+  ],
+  [FeedClosedError, (error: FeedClosedError) => retryable(error.message, Code.Unavailable, 0)],
 ];
 
 /**
@@ -136,14 +164,28 @@ export function toStatus(error: unknown): Status {
 /** The interceptor that applies the error table, logging the cause of anything unexpected. */
 export function errorMappingInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
-    try {
-      return await next(request);
-    } catch (thrown) {
+    const map = (thrown: unknown): ConnectError => {
       const { error, unexpected } = toConnectError(thrown, request.signal);
       if (unexpected) logger.error({ err: withoutData(thrown), procedure: request.url }, "unexpected error");
-      throw error;
+      return error;
+    };
+    try {
+      const response = await next(request);
+      // A streaming response fails while it is read, after this interceptor has returned it.
+      if (!response.stream) return response;
+      return { ...response, message: mapErrors(response.message, map) };
+    } catch (thrown) {
+      throw map(thrown);
     }
   };
+}
+
+async function* mapErrors<T>(messages: AsyncIterable<T>, map: (thrown: unknown) => ConnectError) {
+  try {
+    yield* messages;
+  } catch (thrown) {
+    throw map(thrown);
+  }
 }
 
 /**

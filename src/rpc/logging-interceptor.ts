@@ -39,8 +39,12 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
     try {
       const response = await next(request);
       response.header.set(REQUEST_ID, requestId);
-      observe("OK");
-      return response;
+      if (!response.stream) {
+        observe("OK");
+        return response;
+      }
+      // A stream (WatchContactChanges) is logged when it ends, with the code it ends with.
+      return { ...response, message: observeEnd(response.message, observe) };
     } catch (error) {
       const connectError = ConnectError.from(error);
       connectError.metadata.set(REQUEST_ID, requestId);
@@ -48,6 +52,20 @@ export function loggingInterceptor(logger: Logger, metrics: Metrics): Intercepto
       throw connectError;
     }
   };
+}
+
+async function* observeEnd<T>(messages: AsyncIterable<T>, observe: (code: string) => void) {
+  // Still this when the stream is abandoned: the client went away.
+  let code = "CANCELED";
+  try {
+    yield* messages;
+    code = "OK";
+  } catch (error) {
+    code = codeName(ConnectError.from(error).code);
+    throw error;
+  } finally {
+    observe(code);
+  }
 }
 
 /** gRPC's name for a code ("INVALID_ARGUMENT"), as logs and metrics label it. */

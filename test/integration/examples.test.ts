@@ -115,6 +115,30 @@ describe.each(NODE_EXAMPLES)("the $name example", ({ script }) => {
   });
 });
 
+describe("the grpc-js watch example", () => {
+  it("lists, watches from the largest update_time, and resumes with the last token", {
+    timeout: RUN_TIMEOUT_MS,
+  }, async () => {
+    const firmId = uniqueFirm("example");
+    const { code, stdout, stderr } = await run(
+      process.execPath,
+      ["examples/grpc-js/watch-changes.js"],
+      firmId,
+    );
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^listed 1 contact\(s\), watching from \d{4}-\d\d-\d\dT/);
+    expect(lines.slice(1)).toEqual([
+      "CHANGE_KIND_UPDATED watch@ city=Oslo",
+      "CHANGE_KIND_ASSIGNED watch@ client_ids=c1",
+      "resuming",
+      "CHANGE_KIND_DELETED watch@",
+    ]);
+    expect(await storedContacts(firmId)).toEqual([]);
+  });
+});
+
 describe("examples without FIRM_ID", () => {
   it.each([
     ["grpc-js", process.execPath, "examples/grpc-js/upsert-contact.js"],
@@ -418,6 +442,7 @@ describe("the buf curl and curl CRM sync example", () => {
       changes: [
         {
           changeTime: unassign.contact.updateTime,
+          contactId: ann,
           principal: "examples",
           kind: "CHANGE_KIND_UNASSIGNED",
           fields: [
@@ -427,6 +452,7 @@ describe("the buf curl and curl CRM sync example", () => {
         },
         {
           changeTime: assign.contact.updateTime,
+          contactId: ann,
           principal: "examples",
           kind: "CHANGE_KIND_ASSIGNED",
           fields: [
@@ -437,12 +463,14 @@ describe("the buf curl and curl CRM sync example", () => {
         },
         {
           changeTime: update.contact.updateTime,
+          contactId: ann,
           principal: "examples",
           kind: "CHANGE_KIND_UPDATED",
           fields: [{ field: "email", oldValue: "ann@example.com", newValue: "ann.lee@example.com" }],
         },
         {
           changeTime: batch.results[0].response.contact.createTime,
+          contactId: ann,
           principal: "examples",
           requestId,
           kind: "CHANGE_KIND_CREATED",

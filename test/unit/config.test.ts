@@ -61,6 +61,11 @@ describe("loadConfig", () => {
     maxWatchesPerAddress: 100,
     maxWatches: 1_000,
     shutdownAcceptMs: 1_000,
+    feedPollMs: 100,
+    feedHeartbeatMs: 15_000,
+    feedMaxStreams: 1_000,
+    feedMaxFirmStreams: 100,
+    feedMaxBacklog: 10_000,
   };
 
   it("when the environment is empty, every setting takes its default", () => {
@@ -109,6 +114,11 @@ describe("loadConfig", () => {
         MAX_WATCHES_PER_ADDRESS: "8",
         MAX_WATCHES: "20",
         SHUTDOWN_ACCEPT_MS: "0",
+        FEED_POLL_MS: "20",
+        FEED_HEARTBEAT_MS: "1000",
+        FEED_MAX_STREAMS: "50",
+        FEED_MAX_FIRM_STREAMS: "5",
+        FEED_MAX_BACKLOG: "200",
       }),
     ).toMatchObject({
       host: "0.0.0.0",
@@ -141,6 +151,11 @@ describe("loadConfig", () => {
       maxWatchesPerAddress: 8,
       maxWatches: 20,
       shutdownAcceptMs: 0,
+      feedPollMs: 20,
+      feedHeartbeatMs: 1_000,
+      feedMaxStreams: 50,
+      feedMaxFirmStreams: 5,
+      feedMaxBacklog: 200,
     });
   });
 
@@ -273,6 +288,11 @@ describe("loadConfig", () => {
     ["MAX_WATCHES_PER_ADDRESS", "-1", "must be a whole number from 1 to 1000000"],
     ["MAX_WATCHES", "many", "must be a whole number from 1 to 1000000"],
     ["SHUTDOWN_ACCEPT_MS", "60001", "must be a whole number from 0 to 60000"],
+    ["FEED_POLL_MS", "9", "must be a whole number from 10 to 60000"],
+    ["FEED_HEARTBEAT_MS", "15s", "must be a whole number from 100 to 3600000"],
+    ["FEED_MAX_STREAMS", "0", "must be a whole number from 1 to 100000"],
+    ["FEED_MAX_FIRM_STREAMS", "0", "must be a whole number from 1 to 100000"],
+    ["FEED_MAX_BACKLOG", "0", "must be a whole number from 1 to 10000000"],
     ["LOG_LEVEL", "verbose", "must be one of debug, info, warn, error, silent"],
     ["LOG_LEVEL", "INFO", "must be one of debug, info, warn, error, silent"],
     ["DATABASE_URL", "not a url", "is not a URL like mysql://user:password@host:3306/database"],

@@ -5,6 +5,7 @@ import { ContactChanges } from "./0004-contact-changes.js";
 import { RequestIds } from "./0005-request-ids.js";
 import { AssignmentsColumn } from "./0006-assignments-column.js";
 import { BlobBytes } from "./0007-blob-bytes.js";
+import { ChangeFeedIndex } from "./0008-change-feed-index.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   RequestIds,
   AssignmentsColumn,
   BlobBytes,
+  ChangeFeedIndex,
 ];
