@@ -1,7 +1,7 @@
 import { createConnection, type Pool, type RowDataPacket } from "mysql2/promise";
 import { ANONYMOUS } from "../src/contacts/actor.js";
 import { newContactId } from "../src/contacts/contact-id.js";
-import type { HistoryEntry } from "../src/contacts/history.js";
+import type { HistoryEntry } from "../src/contacts/history-entry.js";
 import { emailKeyColumnValue } from "../src/db/columns.js";
 import { openDatabase, parseDatabaseUrl } from "../src/db/database.js";
 import { TICK, takeTick } from "../src/db/firm-clock.js";

@@ -1,6 +1,6 @@
 import type { Contact } from "../src/contacts/contact.js";
 import { DATA_FIELDS } from "../src/contacts/fields.js";
-import type { UpsertOutcome } from "../src/contacts/upsert-contact.js";
+import type { UpsertOutcome } from "../src/contacts/upsert-outcome.js";
 import type { RawUpsertRequest } from "../src/contacts/validate-upsert.js";
 import type { ContactUseCases } from "../src/rpc/contact-service.js";
 

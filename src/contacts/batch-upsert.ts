@@ -1,16 +1,10 @@
 import { ANONYMOUS } from "./actor.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "./batch-types.js";
 import { stampTimes } from "./contact.js";
 import { newContactId } from "./contact-id.js";
 import type { Transact } from "./contact-store.js";
 import { batchEntries } from "./history.js";
-import {
-  type BatchItemResult,
-  batchKeys,
-  planBatchUpsert,
-  type RawBatchUpsertRequest,
-  validateBatch,
-  validateBatchItems,
-} from "./plan-batch-upsert.js";
+import { batchKeys, planBatchUpsert, validateBatch, validateBatchItems } from "./plan-batch-upsert.js";
 import {
   batchFingerprint,
   checkedRequestId,

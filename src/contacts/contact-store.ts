@@ -1,10 +1,10 @@
 import type { Actor } from "./actor.js";
 import type { AssignmentChange } from "./assignments.js";
+import type { BatchKeys, BatchWrites } from "./batch-types.js";
 import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
-import type { HistoryEntry, RecordedChange } from "./history.js";
-import type { BatchKeys, BatchWrites } from "./plan-batch-upsert.js";
-import type { RequestKey, StoredOutcome } from "./request-ids.js";
+import type { HistoryEntry, RecordedChange } from "./history-entry.js";
+import type { RequestKey, StoredOutcome } from "./request-key.js";
 import type { UpdatableField } from "./update-mask.js";
 
 /** Where a ListContacts page starts: strictly after `time`, or after (time, id) when `id` is set. */

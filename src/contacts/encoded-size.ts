@@ -1,7 +1,7 @@
 import { ASSIGNMENT_ID_MAX_LENGTH, ASSIGNMENT_KINDS, MAX_ASSIGNMENTS_PER_KIND } from "./assignments.js";
 import type { Contact, ListedContact } from "./contact.js";
 import { DATA_FIELDS, MAX_LENGTH } from "./fields.js";
-import type { RecordedChange } from "./history.js";
+import type { RecordedChange } from "./history-entry.js";
 
 /**
  * Upper bounds on the bytes an answer's items take on the wire, in protobuf binary and in Connect's JSON alike,

@@ -1,32 +1,8 @@
-import type { Actor } from "./actor.js";
 import { ASSIGNMENT_KINDS, type AssignmentChange } from "./assignments.js";
+import type { BatchItemResult } from "./batch-types.js";
 import type { Contact } from "./contact.js";
-import type { BatchItemResult } from "./plan-batch-upsert.js";
-import { fieldsWithValue } from "./upsert-contact.js";
-
-/** What a recorded change did to a contact (ListContactChanges' ChangeKind). */
-export type ChangeKind = "created" | "updated" | "deleted" | "assigned" | "unassigned";
-
-/** One field a change touched, by proto field name; null is "no value" (or, for an id, not held). */
-export interface FieldChange {
-  readonly field: string;
-  readonly oldValue: string | null;
-  readonly newValue: string | null;
-}
-
-/** One change of one contact, as a write records it; the commit's tick and the actor are added by the store. */
-export interface HistoryEntry {
-  readonly contactId: string;
-  readonly kind: ChangeKind;
-  readonly fields: readonly FieldChange[];
-}
-
-/** A recorded change as ListContactChanges reads it back. */
-export interface RecordedChange extends HistoryEntry, Actor {
-  readonly changeTime: Date;
-  /** The change's place among its transaction's changes (a batch's items); orders changes of one tick. */
-  readonly seq: number;
-}
+import type { FieldChange, HistoryEntry } from "./history-entry.js";
+import { fieldsWithValue } from "./upsert-outcome.js";
 
 /** A contact field's name in the contract: proto field names are snake_case, ours lowerCamelCase. */
 export const protoFieldName = (field: string): string =>

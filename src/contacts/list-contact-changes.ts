@@ -3,7 +3,7 @@ import type { FieldViolation } from "./contact.js";
 import type { ChangePlace, ChangesQuery, RowSize } from "./contact-store.js";
 import { ANSWER_OVERHEAD, changeBytes, itemsThatFit } from "./encoded-size.js";
 import { NotFoundError, ValidationError } from "./errors.js";
-import type { RecordedChange } from "./history.js";
+import type { RecordedChange } from "./history-entry.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type PagingDeps, ROW_FRAMING_BYTES } from "./list-contacts.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
 import { readSized } from "./sized-read.js";

@@ -1,10 +1,17 @@
 import { applyUpsert, newContact } from "./apply-upsert.js";
+import {
+  type BatchItemResult,
+  type BatchKeys,
+  type BatchWrites,
+  MAX_BATCH_ITEMS,
+  type RawBatchUpsertRequest,
+} from "./batch-types.js";
 import { type Contact, UNSTAMPED } from "./contact.js";
 import { decideUpsert } from "./decide-upsert.js";
 import { emailKey } from "./email-key.js";
 import { BatchAbortedError, ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS, type DataField } from "./fields.js";
-import { fieldsWithValue, rejectionError, type UpsertOutcome } from "./upsert-contact.js";
+import { fieldsWithValue, rejectionError } from "./upsert-outcome.js";
 import {
   type RawUpsertRequest,
   stringProblem,
@@ -12,57 +19,9 @@ import {
   validateUpsert,
 } from "./validate-upsert.js";
 
-/** Most items one batch may carry. */
-export const MAX_BATCH_ITEMS = 1000;
-
-/** A batch as it arrives: the firm, the items (each with its own, possibly empty, firmId) and the mode. */
-export interface RawBatchUpsertRequest {
-  readonly firmId: string;
-  readonly items: readonly RawUpsertRequest[];
-  readonly allOrNone: boolean;
-  /** validate_only: preview every item, write nothing. */
-  readonly validateOnly?: boolean | undefined;
-  /**
-   * Set for calls coalesced into one batch (never from the wire): each item's own caller's signal. An item whose
-   * signal aborted before the writes are planned is left out, unwritten, as a lone call would have rolled back.
-   */
-  readonly itemSignals?: readonly (AbortSignal | undefined)[];
-}
-
-/** What one item did: exactly what a single upsert would have answered, or the error it would have failed with. */
-export type BatchItemResult =
-  | {
-      readonly kind: "done";
-      readonly outcome: UpsertOutcome;
-      /**
-       * How the commit's tick stamps the item's contact: it was created by this batch (create and update time),
-       * changed by it (update time), or neither (its stored times stand).
-       */
-      readonly stamp: "created" | "updated" | null;
-    }
-  | { readonly kind: "failed"; readonly error: ValidationError | ConflictError | BatchAbortedError };
-
-/** A contact the batch changes, with every data field any of its items changed. */
-export interface ContactChange {
-  readonly contact: Contact;
-  readonly changed: readonly DataField[];
-}
-
-/** The rows a batch writes: each contact once, in its final state. */
-export interface BatchWrites {
-  readonly inserts: readonly Contact[];
-  readonly updates: readonly ContactChange[];
-}
-
 export interface BatchPlan {
   readonly results: readonly BatchItemResult[];
   readonly writes: BatchWrites;
-}
-
-/** The keys a batch needs read: every tracking id and email its valid items carry. */
-export interface BatchKeys {
-  readonly trackingIds: readonly string[];
-  readonly emails: readonly string[];
 }
 
 /**

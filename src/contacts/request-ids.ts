@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
+import type { RawBatchUpsertRequest } from "./batch-types.js";
 import type { Committed, ContactStore, Transact } from "./contact-store.js";
 import { BatchAbortedError, ConflictError, ValidationError } from "./errors.js";
 import { DATA_FIELDS } from "./fields.js";
-import type { RawBatchUpsertRequest } from "./plan-batch-upsert.js";
+import type { RequestKey, StoredOutcome } from "./request-key.js";
 import { CONTROL, codePoints, type RawUpsertRequest } from "./validate-upsert.js";
 
 /**
@@ -23,23 +24,6 @@ export const DEFAULT_REQUEST_ID_TTL_HOURS = 24;
  * ordinary contacts answers about 1 MB; one whose answer is larger fails with INVALID_ARGUMENT naming requestId.
  */
 export const REQUEST_OUTCOME_MAX_BYTES = 6 * 1024 * 1024;
-
-/** A claimed request id, as the store keeps it. */
-export interface RequestKey {
-  readonly firmId: string;
-  readonly requestId: string;
-  /** SHA-256 (hex) of the request's canonical form: the same request over any protocol has the same one. */
-  readonly fingerprint: string;
-  /** Hours the outcome is kept at least; then the background purge deletes it. */
-  readonly ttlHours: number;
-}
-
-/** The outcome stored for a request id: the encoded value or error, and the tick its writes carried. */
-export interface StoredOutcome {
-  readonly fingerprint: string;
-  readonly outcome: string;
-  readonly tick: Date | null;
-}
 
 /** The problem with a call's request id, or undefined; ids are opaque and compared exactly (never trimmed). */
 export function requestIdProblem(requestId: string): string | undefined {

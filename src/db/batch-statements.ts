@@ -1,5 +1,5 @@
+import type { BatchKeys, BatchWrites, ContactChange } from "../contacts/batch-types.js";
 import type { Contact } from "../contacts/contact.js";
-import type { BatchKeys, BatchWrites, ContactChange } from "../contacts/plan-batch-upsert.js";
 import { columnOf, emailKeyColumnValue } from "./columns.js";
 import { TICK } from "./firm-clock.js";
 

@@ -1,6 +1,6 @@
 import type { Actor } from "../contacts/actor.js";
 import type { ChangesQuery } from "../contacts/contact-store.js";
-import type { ChangeKind, FieldChange, HistoryEntry, RecordedChange } from "../contacts/history.js";
+import type { ChangeKind, FieldChange, HistoryEntry, RecordedChange } from "../contacts/history-entry.js";
 import { chunks, type Statement } from "./batch-statements.js";
 import { TICK } from "./firm-clock.js";
 

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { ContactStore } from "../contacts/contact-store.js";
-import type { RequestKey } from "../contacts/request-ids.js";
+import type { RequestKey } from "../contacts/request-key.js";
 import type { Logger } from "../logger.js";
 import { TICK } from "./firm-clock.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";

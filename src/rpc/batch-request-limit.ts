@@ -1,5 +1,5 @@
+import { MAX_BATCH_ITEMS } from "../contacts/batch-types.js";
 import { MAX_LENGTH } from "../contacts/fields.js";
-import { MAX_BATCH_ITEMS } from "../contacts/plan-batch-upsert.js";
 import { REQUEST_ID_MAX_LENGTH } from "../contacts/request-ids.js";
 
 // UTF-8 needs at most 4 bytes per code point; a field costs at most its JSON name, quotes, colon and comma

@@ -1,6 +1,6 @@
 import type { Actor } from "../contacts/actor.js";
-import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
-import type { UpsertOutcome } from "../contacts/upsert-contact.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/batch-types.js";
+import type { UpsertOutcome } from "../contacts/upsert-outcome.js";
 import type { UseCase } from "../contacts/use-case.js";
 import { type RawUpsertRequest, validateUpsert } from "../contacts/validate-upsert.js";
 import type { Coalescing } from "./firm-limit.js";

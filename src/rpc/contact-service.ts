@@ -3,12 +3,12 @@ import type { ContactService } from "../../gen/contacts/v1/contact_service_pb.js
 import { type Actor, ANONYMOUS } from "../contacts/actor.js";
 import type { RawUpdateRequest } from "../contacts/apply-update.js";
 import type { RawAssignmentRequest } from "../contacts/assignments.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/batch-types.js";
 import type { Contact } from "../contacts/contact.js";
 import type { ContactRef } from "../contacts/get-contact.js";
 import type { ChangesPage, RawChangesRequest } from "../contacts/list-contact-changes.js";
 import type { ContactPage, RawListRequest } from "../contacts/list-contacts.js";
-import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
-import type { UpsertOutcome } from "../contacts/upsert-contact.js";
+import type { UpsertOutcome } from "../contacts/upsert-outcome.js";
 import type { UseCase } from "../contacts/use-case.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import { principalKey } from "./call-context.js";

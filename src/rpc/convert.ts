@@ -20,15 +20,15 @@ import {
 } from "../../gen/contacts/v1/contact_service_pb.js";
 import type { RawUpdateRequest } from "../contacts/apply-update.js";
 import type { RawAssignmentRequest } from "../contacts/assignments.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/batch-types.js";
 import type { Contact, ListedContact } from "../contacts/contact.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
 import { ANSWER_OVERHEAD, contactBytes, trimToFit } from "../contacts/encoded-size.js";
 import { DATA_FIELDS, MAX_LENGTH } from "../contacts/fields.js";
-import type { ChangeKind as DomainChangeKind, RecordedChange } from "../contacts/history.js";
+import type { ChangeKind as DomainChangeKind, RecordedChange } from "../contacts/history-entry.js";
 import type { RawListRequest } from "../contacts/list-contacts.js";
-import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/plan-batch-upsert.js";
 import { UPDATABLE_FIELDS } from "../contacts/update-mask.js";
-import type { UpsertOutcome } from "../contacts/upsert-contact.js";
+import type { UpsertOutcome } from "../contacts/upsert-outcome.js";
 import type { RawUpsertRequest } from "../contacts/validate-upsert.js";
 import { toStatus } from "./error-mapping.js";
 

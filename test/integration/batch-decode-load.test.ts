@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_BATCH_ITEMS } from "../../src/contacts/batch-types.js";
 import { MAX_LENGTH } from "../../src/contacts/fields.js";
-import { MAX_BATCH_ITEMS } from "../../src/contacts/plan-batch-upsert.js";
 import { closeSqlPool, uniqueFirm } from "../support/database.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 

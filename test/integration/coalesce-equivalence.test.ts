@@ -1,11 +1,12 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANONYMOUS } from "../../src/contacts/actor.js";
+import type { BatchItemResult, RawBatchUpsertRequest } from "../../src/contacts/batch-types.js";
 import { batchUpsertContacts } from "../../src/contacts/batch-upsert.js";
 import type { Contact } from "../../src/contacts/contact.js";
 import { ConflictError, ValidationError } from "../../src/contacts/errors.js";
-import type { BatchItemResult, RawBatchUpsertRequest } from "../../src/contacts/plan-batch-upsert.js";
-import { type UpsertOutcome, upsertContact } from "../../src/contacts/upsert-contact.js";
+import { upsertContact } from "../../src/contacts/upsert-contact.js";
+import type { UpsertOutcome } from "../../src/contacts/upsert-outcome.js";
 import type { UseCase } from "../../src/contacts/use-case.js";
 import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
 import { type Database, openDatabase } from "../../src/db/database.js";

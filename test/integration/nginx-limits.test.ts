@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_BATCH_ITEMS } from "../../src/contacts/batch-types.js";
 import { DATA_FIELDS, MAX_LENGTH } from "../../src/contacts/fields.js";
-import { MAX_BATCH_ITEMS } from "../../src/contacts/plan-batch-upsert.js";
 import { BATCH_READ_MAX_BYTES } from "../../src/rpc/batch-request-limit.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import {

@@ -15,7 +15,7 @@ import {
   trimToFit,
 } from "../../src/contacts/encoded-size.js";
 import { MAX_LENGTH, OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
-import type { RecordedChange } from "../../src/contacts/history.js";
+import type { RecordedChange } from "../../src/contacts/history-entry.js";
 import { contactChangeToProto, contactToProto } from "../../src/rpc/convert.js";
 
 const FOUR_BYTES = "𝟎";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { OverloadedError } from "../../src/contacts/errors.js";
-import type { UpsertOutcome } from "../../src/contacts/upsert-contact.js";
+import type { UpsertOutcome } from "../../src/contacts/upsert-outcome.js";
 import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
 import type { ContactUseCases } from "../../src/rpc/contact-service.js";
 import { type Coalescing, FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";

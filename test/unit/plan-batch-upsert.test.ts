@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { type BatchItemResult, MAX_BATCH_ITEMS } from "../../src/contacts/batch-types.js";
 import type { Contact } from "../../src/contacts/contact.js";
 import { BatchAbortedError, ConflictError, ValidationError } from "../../src/contacts/errors.js";
 import { OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
 import {
-  type BatchItemResult,
   batchKeys,
-  MAX_BATCH_ITEMS,
   planBatchUpsert,
   validateBatch,
   validateBatchItems,

@@ -5,11 +5,11 @@ import {
   batchFingerprint,
   checkedRequestId,
   requestIdProblem,
-  type StoredOutcome,
   spelledBatchFingerprint,
   transactOnce,
   upsertFingerprint,
 } from "../../src/contacts/request-ids.js";
+import type { StoredOutcome } from "../../src/contacts/request-key.js";
 
 describe("request ids", () => {
   it("accept 1 to 64 code points of text, compared exactly", () => {
