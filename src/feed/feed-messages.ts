@@ -1,4 +1,4 @@
-import type { RecordedChange } from "../contacts/history.js";
+import type { RecordedChange } from "../contacts/history-entry.js";
 
 /** One message of a watch: whole transactions (ticks) in commit order, and the point the watch has reached. */
 export interface FeedMessage {

@@ -1,4 +1,4 @@
-import type { RecordedChange } from "../contacts/history.js";
+import type { RecordedChange } from "../contacts/history-entry.js";
 
 /** The moment before any change: a firm whose clock never ticked is at it, and a watch from it sees everything. */
 export const ORIGIN = new Date(0);

@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { FieldViolation } from "../contacts/contact.js";
 import { ValidationError } from "../contacts/errors.js";
-import type { RecordedChange } from "../contacts/history.js";
+import type { RecordedChange } from "../contacts/history-entry.js";
 import { readPageToken, type TokenScope, writePageToken } from "../contacts/page-token.js";
 import { stringProblem } from "../contacts/validate-upsert.js";
 import type { ChangeFeed } from "./change-feed.js";

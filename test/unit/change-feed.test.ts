@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { RecordedChange } from "../../src/contacts/history.js";
+import type { RecordedChange } from "../../src/contacts/history-entry.js";
 import { type ChangeFeed, startChangeFeed } from "../../src/feed/change-feed.js";
 import { FeedClosedError, SlowReaderError } from "../../src/feed/feed-errors.js";
 import type { FeedMessage } from "../../src/feed/feed-messages.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RecordedChange } from "../../src/contacts/history.js";
+import type { RecordedChange } from "../../src/contacts/history-entry.js";
 import { feedMessages, wholeTicks } from "../../src/feed/feed-messages.js";
 
 const at = (ms: number) => new Date(ms);
