@@ -131,9 +131,15 @@ describe("a batch answers like the same requests sent one by one", () => {
             const failed = expected.some((a) => "error" in a);
             if (allOrNone && failed) {
               // The failing items report their own error, every other item ABORTED. The ids an error names may be of
-              // contacts this batch did not write, so they are left out here.
+              // contacts this batch did not write, so they are left out here; and an email held by a contact an
+              // earlier item would have created is named by that item (nothing was written), so the holder's half of
+              // an EMAIL_TAKEN message differs from the one-by-one answer.
+              const holderless = (message: string) =>
+                message.replace(/^email: already belongs to .*$/, "email: already belongs to (a holder)");
               const withoutId = (a: Answer) =>
-                "error" in a ? { error: { ...a.error, contactId: undefined } } : a;
+                "error" in a
+                  ? { error: { ...a.error, contactId: undefined, message: holderless(a.error.message) } }
+                  : a;
               expect(got.map(withoutId)).toEqual(
                 expected.map(withoutId).map((a) => ("error" in a ? a : { error: ABORTED })),
               );
