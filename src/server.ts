@@ -226,6 +226,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return state;
   }
   function serve(req: HttpRequest, res: HttpResponse) {
+    // A client that leaves mid-request makes Node 24 destroy the request with an "aborted" error (ECONNRESET),
+    // emitted as an event: with no listener that is an uncaught exception, for a request refused unread too.
+    // Whoever reads the body sees the abort anyway; here it only must not end the process.
+    req.on("error", ignoreRequestError);
     connections.track(req, res);
     if (req instanceof http2.Http2ServerRequest) limitBodyTime(req, readTimeout);
     for (const middleware of middlewares) if (middleware(req, res)) return;
@@ -334,3 +338,6 @@ function limitBodyTime(request: http2.Http2ServerRequest, timeoutMs: number): vo
   request.once("end", stop);
   request.stream.once("close", stop);
 }
+
+/** A request's stream error (the client went away); whoever reads the body sees it too. */
+function ignoreRequestError(): void {}
