@@ -1,6 +1,6 @@
 import mysql2 from "mysql2";
 import { createConnection } from "mysql2/promise";
-import { DataSource } from "typeorm";
+import { DataSource, type Logger as TypeOrmLogger } from "typeorm";
 import type { PoolStats } from "../metrics.js";
 import { MIGRATIONS } from "./migrations/index.js";
 
@@ -12,6 +12,11 @@ export interface DatabaseOptions {
   readonly connectTimeoutMs: number;
   /** Most calls that may wait for a pooled connection; one more fails at once (0: no bound, for tools). */
   readonly queueLimit?: number;
+  /**
+   * Where TypeORM's migration messages go ("Migration … failed, error: …"); TypeORM prints them on stdout
+   * otherwise. A test that expects a migration to fail passes its own, so the expected failure is not printed.
+   */
+  readonly logMigration?: (message: string) => void;
 }
 
 /** An open, migrated database. */
@@ -108,6 +113,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       entities: [],
       migrations: MIGRATIONS,
       migrationsTransactionMode: "each",
+      ...(options.logMigration && { logger: migrationLogger(options.logMigration) }),
       synchronize: false,
       timezone: "Z",
       poolSize: options.poolSize,
@@ -181,6 +187,19 @@ export function parseDatabaseUrl(text: string): DatabaseUrl {
     port,
     database,
     credentials: { host, port, user, password: decodeURIComponent(url.password) },
+  };
+}
+
+/** A TypeORM logger that hands migration messages to `log` and, like TypeORM's default without `logging`, drops the rest. */
+function migrationLogger(log: (message: string) => void): TypeOrmLogger {
+  const ignore = () => undefined;
+  return {
+    logQuery: ignore,
+    logQueryError: ignore,
+    logQuerySlow: ignore,
+    logSchemaBuild: ignore,
+    logMigration: (message) => log(message),
+    log: ignore,
   };
 }
 
