@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     for (let round = -20; round < ROUNDS; round++) {
       for (const [kind, run] of Object.entries(kinds)) {
         const t0 = performance.now();
-        const count = await run(round < 0 ? 0 : round);
+        const count = await run(Math.max(round, 0));
         const ms = performance.now() - t0;
         if (round >= 0) times.get(kind)?.push(ms);
         found.set(kind, count);

@@ -321,16 +321,23 @@ export function pageStatement(query: PageQuery, live: string, dead: string): [st
   const order = (t: string) => `ORDER BY ${t}update_time${dir}, ${t}id${dir}`;
   const filter = query.filter ?? null;
   if (filter !== null) {
-    const select = (match: FilterMatch) =>
-      `SELECT ${live}, NULL AS delete_time FROM contacts c${match.index ? ` FORCE INDEX (${match.index})` : ""} WHERE ${condition("c.")} AND ${match.sql} ${order("c.")} LIMIT ?`;
     const matches = filterMatches(filter);
     if (matches.length === 1) {
       const [only] = matches as [FilterMatch];
-      return [select(only), [...params, only.param, query.limit]];
+      const sql = `SELECT ${live}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} AND c.${only.sql} ${order("c.")} LIMIT ?`;
+      return [sql, [...params, only.param, query.limit]];
     }
-    // One range read per name index; UNION (not ALL) drops a contact whose first and last name both match.
+    // A name: the page's ids from each name index alone (the index holds update_time and id, so no row is read
+    // for a match that does not make the page), UNION (not ALL) dropping a contact whose two names both match;
+    // then only the page's rows are read.
+    const ids = matches
+      .map(
+        (m) =>
+          `(SELECT s.id, s.update_time FROM contacts s FORCE INDEX (${m.index}) WHERE ${condition("s.")} AND s.${m.sql} ${order("s.")} LIMIT ?)`,
+      )
+      .join(" UNION ");
     return [
-      `${matches.map((m) => `(${select(m)})`).join(" UNION ")} ${order("")} LIMIT ?`,
+      `SELECT ${live}, NULL AS delete_time FROM contacts c JOIN (${ids}) k ON c.id = k.id ${order("c.")} LIMIT ?`,
       [...matches.flatMap((m) => [...params, m.param, query.limit]), query.limit],
     ];
   }
@@ -352,17 +359,17 @@ interface FilterMatch {
 
 /**
  * A filter's conditions on a live row, each served by an index: the email identity by (firm_id, email_key), the
- * tracking id by (firm_id, tracking_id), a name by (firm_id, first_name_search) and (firm_id, last_name_search)
- * (migration 0009, case- and accent-insensitive), one condition per index.
+ * tracking id by (firm_id, tracking_id), a name by (firm_id, first_name_search, update_time) and its last-name
+ * twin (migration 0009, case- and accent-insensitive), one condition per index; conditions name no table alias.
  */
 function filterMatches(filter: ListFilter): FilterMatch[] {
-  if (filter.kind === "email") return [{ sql: "c.email_key = ?", param: emailKeyColumnValue(filter.email) }];
-  if (filter.kind === "trackingId") return [{ sql: "c.tracking_id = ?", param: filter.trackingId }];
+  if (filter.kind === "email") return [{ sql: "email_key = ?", param: emailKeyColumnValue(filter.email) }];
+  if (filter.kind === "trackingId") return [{ sql: "tracking_id = ?", param: filter.trackingId }];
   // LIKE's wildcards in the name are literal; '!' escapes them (a backslash would depend on the SQL mode).
   const literal = filter.text.replace(/[!%_]/g, (c) => `!${c}`);
   const pattern = filter.prefix ? `${literal}%` : literal;
   return NAME_SEARCH_COLUMNS.map((column) => ({
-    sql: `c.${column} LIKE ? ESCAPE '!'`,
+    sql: `${column} LIKE ? ESCAPE '!'`,
     param: pattern,
     index: nameSearchIndex(column),
   }));

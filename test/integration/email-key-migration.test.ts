@@ -116,8 +116,8 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         // Migration 0003's, for ListContacts.
         ix_contacts_firm_update_time: "plain(firm_id,update_time,id)",
         // Migration 0009's, for ListContacts' name filter.
-        ix_contacts_firm_first_name_search: "plain(firm_id,first_name_search)",
-        ix_contacts_firm_last_name_search: "plain(firm_id,last_name_search)",
+        ix_contacts_firm_first_name_search: "plain(firm_id,first_name_search,update_time)",
+        ix_contacts_firm_last_name_search: "plain(firm_id,last_name_search,update_time)",
       });
       expect(await columns(db)).toEqual({
         ...oldColumns,

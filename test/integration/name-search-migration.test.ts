@@ -51,8 +51,8 @@ describe("migration 0009 on a database of the previous version", () => {
     await dataSource.initialize();
     try {
       expect(await dataSource.query(INDEXES)).toEqual([
-        { name: "ix_contacts_firm_first_name_search", columns: "firm_id,first_name_search" },
-        { name: "ix_contacts_firm_last_name_search", columns: "firm_id,last_name_search" },
+        { name: "ix_contacts_firm_first_name_search", columns: "firm_id,first_name_search,update_time" },
+        { name: "ix_contacts_firm_last_name_search", columns: "firm_id,last_name_search,update_time" },
       ]);
       for (let n = MIGRATIONS.length; n > MIGRATIONS.indexOf(ContactNameSearch); n--) {
         await dataSource.undoLastMigration();

@@ -13,8 +13,10 @@ const SEARCH_COLLATION = "utf8mb4_unicode_ci";
 
 /**
  * Name search for ListContacts' filter (issue 20): the names under a case- and accent-insensitive collation, as
- * virtual generated columns (no stored copy) with an index each on (firm_id, column), so `name = "ann*"` is two
- * index range reads of the firm, never a scan. The names themselves stay utf8mb4_bin.
+ * virtual generated columns (no stored copy) with an index each on (firm_id, column, update_time), so
+ * `name = "ann*"` is two index range reads of the firm, never a scan, that also hold each match's update time
+ * (and id, the primary key): a page of a common prefix is chosen from the index alone, and only its rows are
+ * read. The names themselves stay utf8mb4_bin.
  */
 export const ContactNameSearch = defineMigration(
   "ContactNameSearch1796700000000",
@@ -23,8 +25,8 @@ export const ContactNameSearch = defineMigration(
     await runner.query(`ALTER TABLE contacts
       ADD COLUMN ${first} VARCHAR(${MAX_LENGTH.firstName}) CHARACTER SET utf8mb4 COLLATE ${SEARCH_COLLATION} AS (first_name) VIRTUAL,
       ADD COLUMN ${last} VARCHAR(${MAX_LENGTH.lastName}) CHARACTER SET utf8mb4 COLLATE ${SEARCH_COLLATION} AS (last_name) VIRTUAL,
-      ADD INDEX ${nameSearchIndex(first)} (firm_id, ${first}),
-      ADD INDEX ${nameSearchIndex(last)} (firm_id, ${last})`);
+      ADD INDEX ${nameSearchIndex(first)} (firm_id, ${first}, update_time),
+      ADD INDEX ${nameSearchIndex(last)} (firm_id, ${last}, update_time)`);
   },
   async (runner: QueryRunner) => {
     const [first, last] = NAME_SEARCH_COLUMNS;
