@@ -1,44 +1,18 @@
-import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, startApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
+import type { App } from "../../src/app.js";
 import { allClients, failure, type UpsertClient } from "../support/clients.js";
-import { closeSqlPool, TEST_DATABASE_URL, uniqueFirm } from "../support/database.js";
+import { closeSqlPool, uniqueFirm } from "../support/database.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.js";
-
-const SERVER = 2;
-const CLIENT = 3;
+import { CLIENT, hex, rpcSpan, settled, startTracedApp } from "../support/traced-app.js";
 
 let receiver: OtlpReceiver;
 let app: App;
 let clients: UpsertClient[];
 const logLines: Record<string, unknown>[] = [];
 
-/** The app as main.ts starts it, exporting to the receiver, with its log lines collected. */
-async function startTracedApp(env: Record<string, string>, lines: Record<string, unknown>[]): Promise<App> {
-  const config = loadConfig({
-    PORT: "0",
-    DATABASE_URL: TEST_DATABASE_URL,
-    SHUTDOWN_GRACE_MS: "2000",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_SERVICE_NAME: "contacts-tracing-test",
-    OTEL_BSP_SCHEDULE_DELAY: "50",
-    ...env,
-  });
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return startApp(config, pino({ level: "info" }, sink));
-}
-
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  app = await startTracedApp({}, logLines);
+  app = await startTracedApp(receiver, {}, logLines);
   clients = allClients(app.server.url);
 });
 
@@ -49,26 +23,8 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
-const rpcSpan =
-  (firm: string, method = "UpsertContact") =>
-  (span: ReceivedSpan) =>
-    span.kind === SERVER &&
-    span.attributes["contacts.firm_id"] === firm &&
-    span.attributes["rpc.method"] === method;
 const childrenOf = (parent: ReceivedSpan) =>
   receiver.spans.filter((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId);
-
-/** Waits until the spans of `root`'s trace stop arriving (the batch processor exports every 50 ms). */
-async function settled(root: ReceivedSpan): Promise<ReceivedSpan[]> {
-  let count = -1;
-  for (;;) {
-    const spans = receiver.spans.filter((s) => s.traceId === root.traceId);
-    if (spans.length === count) return spans;
-    count = spans.length;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
 
 describe("with OTEL_EXPORTER_OTLP_ENDPOINT set, every call is a server span exported over OTLP", () => {
   it("makes the call's span a child of the caller's traceparent, over every protocol, keeping tracestate", async () => {
@@ -134,7 +90,7 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT set, every call is a server span expo
     await client.upsert({ firmId, trackingId, firstName: "Dee", lastName: "Bee" }); // changes nothing
     await client.upsert({ firmId, trackingId, firstName: "Dora" });
     const server = await receiver.waitFor(rpcSpan(firmId));
-    const names = (await settled(server)).map((s) => s.name);
+    const names = (await settled(receiver, server)).map((s) => s.name);
     expect(names).toContain("firm queue wait");
     const children = childrenOf(server);
     expect(children.map((s) => s.name).sort()).toEqual(["firm queue wait", "transaction"]);
