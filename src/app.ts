@@ -19,12 +19,14 @@ import { DEFAULT_FEED_READ, startChangeFeed } from "./feed/change-feed.js";
 import { notifyingWrites } from "./feed/notify-writes.js";
 import { watchContactChanges } from "./feed/watch-contact-changes.js";
 import { defaultMaxConnections, LOW_DESCRIPTOR_LIMIT, readDescriptorLimit } from "./http/descriptor-limit.js";
-import type { Logger } from "./logger.js";
+import { type Logger, withTraceIds } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
 import { admitPages } from "./rpc/read-admission.js";
 import { type RunningServer, startServer } from "./server.js";
+import { admissionTracing } from "./tracing/admission-spans.js";
+import { startTracing, type Tracing } from "./tracing/tracing.js";
 
 /** A running service: its server and database, closed together. */
 export interface App {
@@ -69,13 +71,31 @@ export interface AppHooks {
   readonly onRetry?: RetryListener;
   /** Replaces the default transaction retry policy (a test provoking ABORTED uses a small one). */
   readonly retryPolicy?: RetryPolicy;
+  /** Tracing to use instead of the one config.otel would start (a benchmark's); closed with the app. */
+  readonly tracing?: Tracing;
 }
 
 /**
  * Wires the service from a config: database (migrated), use cases, server. Shared by the entry point and the
  * tests, so tests run exactly what production runs.
  */
-export async function startApp(config: Config, logger: Logger, hooks: AppHooks = {}): Promise<App> {
+export async function startApp(config: Config, rootLogger: Logger, hooks: AppHooks = {}): Promise<App> {
+  const tracing = hooks.tracing ?? (config.otel && startTracing(config.otel));
+  const logger = tracing ? withTraceIds(rootLogger, tracing.active) : rootLogger;
+  try {
+    return await startTracedApp(config, logger, hooks, tracing);
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
+}
+
+async function startTracedApp(
+  config: Config,
+  logger: Logger,
+  hooks: AppHooks,
+  tracing: Tracing | undefined,
+): Promise<App> {
   // Read and checked by loadConfig, so a bad keys file stops the process before anything is touched.
   const keys = config.apiKeys;
   const authenticate = keys && createAuthenticator(keys);
@@ -91,6 +111,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     const transact = createTransact(database.dataSource, {
       policy: hooks.retryPolicy,
       queueTimeoutMs: config.dbQueueTimeoutMs,
+      tracing,
       onRetry: (failure, attempt) => {
         logger.debug({ failure, attempt }, "transaction retry");
         metrics.observeRetry(failure);
@@ -105,8 +126,10 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     };
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
+    // With tracing, a call's wait for admission is a span, and coalesced groups link to their calls.
+    const traced = tracing && admissionTracing(tracing);
     const limited = limitFirms(
-      {
+      (traced?.admitted ?? same)({
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
         getContact: getContact({ transact }),
@@ -116,7 +139,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
         listContactChanges: listContactChanges(paging),
-      },
+      }),
       {
         slots: config.dbPoolSize,
         perFirm: config.firmMaxInFlight,
@@ -124,10 +147,14 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         queueTimeoutMs: config.dbQueueTimeoutMs,
       },
       // Single upserts that would wait for a connection share a transaction instead (group commit).
-      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
+      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced, traced?.group),
     );
     // Pages wait for their memory before they take a database slot (read-admission.ts).
-    const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
+    const useCases = admitPages(
+      (traced?.queued ?? same)(limited),
+      createReadBudget(config.readsMaxBytes),
+      config.responseMaxBytes,
+    );
     const feed = startChangeFeed(
       feedStore(database.dataSource),
       {
@@ -157,6 +184,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       authenticate,
       metrics,
       logger,
+      tracing,
     });
     const purge = startTombstonePurge(
       database.dataSource,
@@ -175,6 +203,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         await purge.stop();
         await requestOutcomePurge.stop();
         await database.close();
+        await tracing?.shutdown(); // exports the spans still buffered
       },
     };
   } catch (error) {
@@ -182,3 +211,5 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     throw error;
   }
 }
+
+const same = <T>(value: T): T => value;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 import { ANY_HOST, defaultAllowedHosts } from "./http/allowed-hosts.js";
+import { readTracingConfig, type TracingConfig } from "./tracing/tracing-config.js";
 
 /** The smallest RESPONSE_MAX_BYTES: above the largest single contact or change (about 0.8 MB) with its page. */
 export const MIN_RESPONSE_MAX_BYTES = 1_048_576;
@@ -84,6 +85,8 @@ export interface Config {
   readonly feedMaxFirmStreams: number;
   /** Changes a watch stream may have waiting for a slow reader; past it the stream ends (resumable). */
   readonly feedMaxBacklog: number;
+  /** OpenTelemetry tracing from the standard OTEL_* variables (docs/tracing.md); undefined when off. */
+  readonly otel: TracingConfig | undefined;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -171,6 +174,7 @@ export function loadConfig(env: Env): Config {
     feedMaxStreams: read("FEED_MAX_STREAMS", 1_000, integer(1, 100_000)),
     feedMaxFirmStreams: read("FEED_MAX_FIRM_STREAMS", 100, integer(1, 100_000)),
     feedMaxBacklog: read("FEED_MAX_BACKLOG", 10_000, integer(1, 10_000_000)),
+    otel: readTracingConfig(env, problems),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.
