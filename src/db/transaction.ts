@@ -35,6 +35,8 @@ export interface TransactOptions {
   readonly onRetry?: RetryListener;
   /** Longest wait for a pooled connection (DB_QUEUE_TIMEOUT_MS); past it the call fails OverloadedError. */
   readonly queueTimeoutMs?: number;
+  /** false sends each statement alone (a Galera cluster: see runPipelined); default true, one packet a trip. */
+  readonly onePacket?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface TransactOptions {
  * again would only lengthen the queue.
  */
 export function createTransact(dataSource: DataSource, options: TransactOptions = {}): Transact {
-  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs } = options;
+  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs, onePacket = true } = options;
   return async <T>(
     work: (store: ContactStore) => Promise<T>,
     signal?: AbortSignal,
@@ -56,7 +58,14 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
       signal?.throwIfAborted();
       try {
         return await untilAborted(
-          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs, mode.dryRun),
+          runPipelined(
+            dataSource,
+            (tx) => work(contactRepository(tx)),
+            signal,
+            queueTimeoutMs,
+            mode.dryRun,
+            onePacket,
+          ),
           signal,
         );
       } catch (error) {
