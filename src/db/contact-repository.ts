@@ -335,11 +335,13 @@ export function pageStatement(query: PageQuery, live: string, dead: string): [st
     const ids = matches
       .map(
         (m) =>
-          `(SELECT s.id, s.update_time FROM contacts s FORCE INDEX (${m.index}) WHERE ${condition("s.")} AND s.${m.sql} ${order("s.")} LIMIT ?)`,
+          `(SELECT s.firm_id, s.id, s.update_time FROM contacts s FORCE INDEX (${m.index}) WHERE ${condition("s.")} AND s.${m.sql} ${order("s.")} LIMIT ?)`,
       )
       .join(" UNION ");
+    // The join matches the firm too, so that a database sharded by firm_id (docs/vitess.md) keeps it on the firm's
+    // shard instead of looking each id up on every shard; the rows are still read by primary key.
     return [
-      `SELECT ${live}, NULL AS delete_time FROM contacts c JOIN (${ids}) k ON c.id = k.id ${order("c.")} LIMIT ?`,
+      `SELECT ${live}, NULL AS delete_time FROM contacts c JOIN (${ids}) k ON c.firm_id = k.firm_id AND c.id = k.id ${order("c.")} LIMIT ?`,
       [...matches.flatMap((m) => [...params, m.param, query.limit]), query.limit],
     ];
   }

@@ -178,6 +178,18 @@ async function exerciseEveryRpc(url: string, firmId: string, otherFirm: string):
     called.add("getContact");
     const first = await client.list({ firmId, pageSize: 2 });
     await client.list({ firmId, pageSize: 2, pageToken: first.nextPageToken });
+    const named = await client.list({
+      firmId,
+      filter: 'name = "an*"',
+      orderBy: "update_time desc",
+      pageSize: 1,
+    });
+    await client.list({
+      firmId,
+      filter: 'name = "an*"',
+      orderBy: "update_time desc",
+      pageToken: named.nextPageToken,
+    });
     called.add("listContacts");
     await client.update({
       firmId,

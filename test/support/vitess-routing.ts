@@ -267,9 +267,31 @@ function firmPins(scope: Node, refs: readonly TableRef[]): Map<string, Set<strin
       if (firms.size > 0) pin(target, [...firms]);
     }
   }
+  // A derived table (`JOIN (SELECT ...) k`) holds rows of the firms its own statements are pinned to.
+  for (const item of (scope.from as Node[] | undefined) ?? []) {
+    const inner = (item.expr as Node | undefined)?.ast;
+    if (inner === undefined || typeof item.as !== "string") continue;
+    const firms = scopes(inner).flatMap((s) => {
+      const innerRefs = tableRefs(s);
+      const innerPins = firmPins(s, innerRefs);
+      return innerRefs.flatMap((ref) => [...(innerPins.get(ref.alias) ?? innerPins.get("") ?? [])]);
+    });
+    if (firms.length > 0) pin(item.as, firms);
+  }
   // Unqualified columns belong to the scope's only table.
   const unqualified = pins.get("");
   if (unqualified !== undefined && refs.length === 1) pin(refs[0]?.alias ?? "", [...unqualified]);
+  // `a.firm_id = b.firm_id` (a join on the vindex column): a table joined so to a pinned one is on its shard.
+  for (const condition of conditions) {
+    for (const term of conjuncts(condition)) {
+      if (term.type !== "binary_expr" || term.operator !== "=") continue;
+      const [left, right] = [columnName(term.left), columnName(term.right)];
+      if (left?.column !== "firm_id" || right?.column !== "firm_id") continue;
+      const [l, r] = [pins.get(left.table), pins.get(right.table)];
+      if (r !== undefined) pin(left.table, [...r]);
+      if (l !== undefined) pin(right.table, [...l]);
+    }
+  }
   return pins;
 }
 

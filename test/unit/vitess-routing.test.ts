@@ -19,6 +19,7 @@ describe("the Vitess routing check", () => {
       "SELECT (EXISTS (SELECT 1 FROM contacts WHERE firm_id = 'f' AND id = 'x') OR EXISTS (SELECT 1 FROM contact_tombstones WHERE firm_id = 'f' AND id = 'x')) AS found",
       "UPDATE contacts SET city = CASE id WHEN 'a' THEN 'b' END WHERE firm_id = 'f' AND id IN ('a')",
       "SELECT firm_id FROM firm_clocks WHERE firm_id IN ('f', 'f')",
+      "SELECT c.id FROM contacts c JOIN ((SELECT s.firm_id, s.id FROM contacts s WHERE s.firm_id = 'f' LIMIT 2) UNION (SELECT s.firm_id, s.id FROM contacts s WHERE s.firm_id = 'f' LIMIT 2)) k ON c.firm_id = k.firm_id AND c.id = k.id LIMIT 2",
     ]) {
       const [statement] = route(sql);
       expect({ sql, problem: statement?.problem, firms: statement?.firms }).toEqual({
@@ -43,6 +44,7 @@ describe("the Vitess routing check", () => {
       "(SELECT c.id FROM contacts c WHERE c.firm_id = 'f') UNION ALL (SELECT t.id FROM contact_tombstones t WHERE t.id = 'x')",
       "SELECT c.id FROM contacts c JOIN contact_changes h ON h.contact_id = c.id WHERE c.firm_id = 'f'",
       "SELECT id FROM contacts WHERE firm_id = 'f' OR id = 'x'",
+      "SELECT c.id FROM contacts c JOIN (SELECT s.id FROM contacts s WHERE s.firm_id = 'f' LIMIT 2) k ON c.id = k.id",
     ]) {
       expect(route(sql)[0]?.problem, sql).toMatch(/a scatter to every shard/);
     }
