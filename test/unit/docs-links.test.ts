@@ -65,3 +65,15 @@ describe("links in the README and docs/", () => {
     ]);
   });
 });
+
+describe("each docs page", () => {
+  it.each(docPages(ROOT).filter((page) => page.startsWith("docs/")))(
+    "%s says first who it is for",
+    (page) => {
+      const [title, blank, first] = readFileSync(path.join(ROOT, page), "utf8").split("\n");
+      expect(title).toMatch(/^# /);
+      expect(blank).toBe("");
+      expect(first).toMatch(/^For /);
+    },
+  );
+});
