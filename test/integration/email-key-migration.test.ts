@@ -115,6 +115,9 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         uq_contacts_firm_email_key: "unique(firm_id,email_key)",
         // Migration 0003's, for ListContacts.
         ix_contacts_firm_update_time: "plain(firm_id,update_time,id)",
+        // Migration 0009's, for ListContacts' name filter.
+        ix_contacts_firm_first_name_search: "plain(firm_id,first_name_search,update_time)",
+        ix_contacts_firm_last_name_search: "plain(firm_id,last_name_search,update_time)",
       });
       expect(await columns(db)).toEqual({
         ...oldColumns,
@@ -123,12 +126,24 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         assignments: "mediumtext NULL utf8mb4_bin",
         // Migration 0007's stored size of the long values.
         blob_bytes: "int(10) unsigned NULL",
+        // Migration 0009's names for search, case- and accent-insensitive.
+        first_name_search: "varchar(200) NULL utf8mb4_unicode_ci",
+        last_name_search: "varchar(200) NULL utf8mb4_unicode_ci",
       });
       const after = await allRows(db);
       expect(after.map((row) => row.assignments)).toEqual(before.map(() => null));
-      expect(after.map(({ email_key: _, assignments: __, blob_bytes: ___, ...rest }) => rest)).toEqual(
-        before,
-      );
+      expect(
+        after.map(
+          ({
+            email_key: _,
+            assignments: __,
+            blob_bytes: ___,
+            first_name_search: _f,
+            last_name_search: _l,
+            ...rest
+          }) => rest,
+        ),
+      ).toEqual(before);
       const keyOf = new Map(
         after.map((row) => [`${row.firm_id} ${row.email}`, (row.email_key as Buffer).toString()]),
       );
