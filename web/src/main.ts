@@ -21,8 +21,16 @@ const keyInput = byId<HTMLInputElement>("key-input");
 const offline = byId("offline");
 const toast = byId("toast");
 
+/** How long a passing message (saved, deleted) stays on screen. */
+const TOAST_MS = 8_000;
+let toastTimer: ReturnType<typeof setTimeout> | undefined;
+
 function say(text: string): void {
   toast.textContent = text;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.textContent = "";
+  }, TOAST_MS);
 }
 
 function askForFirm(message?: string): void {
@@ -69,6 +77,7 @@ function openBook(apiUrl: string, firmId: string): void {
     firmId,
     saved: (contact: Contact) => book.changed(contact, "Saved"),
     deleted: (id) => book.removed(id),
+    said: say,
     failed,
   });
   startCreate({

@@ -30,6 +30,8 @@ export interface PanelDeps {
   /** After a save or an assignment here: the book updates its row. */
   readonly saved: (contact: Contact) => void;
   readonly deleted: (id: string) => void;
+  /** A passing message for the whole page. */
+  readonly said: (text: string) => void;
   readonly failed: (error: ConnectError) => void;
 }
 
@@ -284,7 +286,7 @@ export function createPanel(deps: PanelDeps): Panel {
       confirm.hidden = true;
       deps.deleted(gone.id);
       panelApi.close();
-      byId("toast").textContent = `Deleted ${displayName(gone)}.`;
+      deps.said(`Deleted ${displayName(gone)}.`);
     } catch (failure) {
       confirm.hidden = true;
       fail(failure, "delete the contact");
