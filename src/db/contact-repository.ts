@@ -45,7 +45,9 @@ const KIND_OF_VALUE: ReadonlyMap<string, AssignmentKind> = new Map(
 // The contact's assignments come with it from its own row (contacts.assignments, migration 0006), which every
 // change of its assignments rewrites from contact_assignments in the same transaction.
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, c.assignments`;
-const REFRESH_ASSIGNMENTS = `UPDATE contacts SET assignments = (SELECT ${ASSIGNMENTS_OF("a")} FROM contact_assignments a WHERE a.contact_id = ?), update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
+// Every statement names the firm on each table it reads or writes, subqueries included, so that a database
+// sharded by firm_id (Vitess, docs/vitess.md) routes it to one shard.
+const REFRESH_ASSIGNMENTS = `UPDATE contacts SET assignments = (SELECT ${ASSIGNMENTS_OF("a")} FROM contact_assignments a WHERE a.firm_id = ? AND a.contact_id = ?), update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
 // Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row claims unique
 // keys: it is inserted with the tick under the clock, or, in a transaction too large for one round trip, before the
@@ -175,7 +177,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     async remove(contact: Contact) {
       const key = [contact.firmId, contact.id];
       tx.write(contact.firmId, TOMBSTONE, key);
-      tx.write(contact.firmId, "DELETE FROM contact_assignments WHERE contact_id = ?", [contact.id]);
+      tx.write(contact.firmId, "DELETE FROM contact_assignments WHERE firm_id = ? AND contact_id = ?", key);
       tx.write(contact.firmId, "DELETE FROM contacts WHERE firm_id = ? AND id = ?", key);
     },
 
@@ -193,12 +195,12 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         if (remove.length > 0) {
           tx.write(
             contact.firmId,
-            `DELETE FROM contact_assignments WHERE contact_id = ? AND kind = ? AND ref_id IN (${remove.map(() => "?").join(", ")})`,
-            [contact.id, KIND_VALUE[kind], ...remove],
+            `DELETE FROM contact_assignments WHERE firm_id = ? AND contact_id = ? AND kind = ? AND ref_id IN (${remove.map(() => "?").join(", ")})`,
+            [contact.firmId, contact.id, KIND_VALUE[kind], ...remove],
           );
         }
       }
-      tx.write(contact.firmId, REFRESH_ASSIGNMENTS, [contact.id, contact.firmId, contact.id]);
+      tx.write(contact.firmId, REFRESH_ASSIGNMENTS, [contact.firmId, contact.id, contact.firmId, contact.id]);
     },
 
     async listPage(query: PageQuery) {
