@@ -19,18 +19,22 @@ import { DEFAULT_FEED_READ, startChangeFeed } from "./feed/change-feed.js";
 import { notifyingWrites } from "./feed/notify-writes.js";
 import { watchContactChanges } from "./feed/watch-contact-changes.js";
 import { defaultMaxConnections, LOW_DESCRIPTOR_LIMIT, readDescriptorLimit } from "./http/descriptor-limit.js";
-import type { Logger } from "./logger.js";
+import { type Logger, withTraceIds } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { coalesceUpserts } from "./rpc/coalesce-upserts.js";
 import { limitFirms } from "./rpc/firm-limit.js";
 import { admitPages } from "./rpc/read-admission.js";
 import { type RunningServer, startServer } from "./server.js";
+import { admissionTracing } from "./tracing/admission-spans.js";
+import { startTracing, type Tracing } from "./tracing/tracing.js";
 
 /** A running service: its server and database, closed together. */
 export interface App {
   readonly server: RunningServer;
   readonly databaseVersion: string;
   readonly emailCollation: string;
+  /** A Galera cluster's size at startup and how transactions are sent to it, or "single server". */
+  readonly databaseCluster: string;
   /** How callers are authenticated: the number of API keys loaded, or off. */
   readonly authentication: string;
   /** Stops the server (draining calls in flight), then closes the database pool. */
@@ -69,13 +73,31 @@ export interface AppHooks {
   readonly onRetry?: RetryListener;
   /** Replaces the default transaction retry policy (a test provoking ABORTED uses a small one). */
   readonly retryPolicy?: RetryPolicy;
+  /** Tracing to use instead of the one config.otel would start (a benchmark's); closed with the app. */
+  readonly tracing?: Tracing;
 }
 
 /**
  * Wires the service from a config: database (migrated), use cases, server. Shared by the entry point and the
  * tests, so tests run exactly what production runs.
  */
-export async function startApp(config: Config, logger: Logger, hooks: AppHooks = {}): Promise<App> {
+export async function startApp(config: Config, rootLogger: Logger, hooks: AppHooks = {}): Promise<App> {
+  const tracing = hooks.tracing ?? (config.otel && startTracing(config.otel));
+  const logger = tracing ? withTraceIds(rootLogger, tracing.active) : rootLogger;
+  try {
+    return await startTracedApp(config, logger, hooks, tracing);
+  } catch (error) {
+    await tracing?.shutdown();
+    throw error;
+  }
+}
+
+async function startTracedApp(
+  config: Config,
+  logger: Logger,
+  hooks: AppHooks,
+  tracing: Tracing | undefined,
+): Promise<App> {
   // Read and checked by loadConfig, so a bad keys file stops the process before anything is touched.
   const keys = config.apiKeys;
   const authenticate = keys && createAuthenticator(keys);
@@ -85,12 +107,15 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     connectTimeoutMs: config.dbConnectTimeoutMs,
     // Calls wait for a slot in limitFirms below; the pool's own queue only backs that up (probes, stragglers).
     queueLimit: config.dbQueueLimit,
+    pipeline: config.dbPipeline,
   });
   try {
     const metrics = createMetrics(database.poolStats);
     const transact = createTransact(database.dataSource, {
       policy: hooks.retryPolicy,
       queueTimeoutMs: config.dbQueueTimeoutMs,
+      tracing,
+      onePacket: database.onePacket,
       onRetry: (failure, attempt) => {
         logger.debug({ failure, attempt }, "transaction retry");
         metrics.observeRetry(failure);
@@ -105,8 +130,10 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     };
     // Overload is bounded before the database: fair slots per firm, a per-firm cap, a bounded and timed queue.
     const batch = batchUpsertContacts({ transact, requestIdTtlHours: config.requestIdTtlHours });
+    // With tracing, a call's wait for admission is a span, and coalesced groups link to their calls.
+    const traced = tracing && admissionTracing(tracing);
     const limited = limitFirms(
-      {
+      (traced?.admitted ?? same)({
         upsertContact: upsertContact({ transact, requestIdTtlHours: config.requestIdTtlHours }),
         batchUpsertContacts: batch,
         getContact: getContact({ transact }),
@@ -116,7 +143,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         assignContact: changeAssignments({ transact }, "assign"),
         unassignContact: changeAssignments({ transact }, "unassign"),
         listContactChanges: listContactChanges(paging),
-      },
+      }),
       {
         slots: config.dbPoolSize,
         perFirm: config.firmMaxInFlight,
@@ -124,10 +151,14 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         queueTimeoutMs: config.dbQueueTimeoutMs,
       },
       // Single upserts that would wait for a connection share a transaction instead (group commit).
-      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced),
+      coalesceUpserts(batch, config.coalesceMaxUpserts, metrics.observeCoalesced, traced?.group),
     );
     // Pages wait for their memory before they take a database slot (read-admission.ts).
-    const useCases = admitPages(limited, createReadBudget(config.readsMaxBytes), config.responseMaxBytes);
+    const useCases = admitPages(
+      (traced?.queued ?? same)(limited),
+      createReadBudget(config.readsMaxBytes),
+      config.responseMaxBytes,
+    );
     const feed = startChangeFeed(
       feedStore(database.dataSource),
       {
@@ -157,6 +188,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       authenticate,
       metrics,
       logger,
+      tracing,
     });
     const purge = startTombstonePurge(
       database.dataSource,
@@ -168,6 +200,9 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
       server,
       databaseVersion: database.serverVersion,
       emailCollation: database.emailCollation,
+      databaseCluster: database.cluster.galera
+        ? `galera (${database.cluster.size} nodes), ${database.onePacket ? "pipelined" : "one statement a trip"}`
+        : "single server",
       authentication: keys ? `API keys (${keys.length})` : "off",
       async close() {
         await server.close();
@@ -175,6 +210,7 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
         await purge.stop();
         await requestOutcomePurge.stop();
         await database.close();
+        await tracing?.shutdown(); // exports the spans still buffered
       },
     };
   } catch (error) {
@@ -182,3 +218,5 @@ export async function startApp(config: Config, logger: Logger, hooks: AppHooks =
     throw error;
   }
 }
+
+const same = <T>(value: T): T => value;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type ApiKey, parseApiKeys } from "./auth/api-keys.js";
 import { parseDatabaseUrl } from "./db/database.js";
 import { ANY_HOST, defaultAllowedHosts } from "./http/allowed-hosts.js";
+import { readTracingConfig, type TracingConfig } from "./tracing/tracing-config.js";
 
 /** The smallest RESPONSE_MAX_BYTES: above the largest single contact or change (about 0.8 MB) with its page. */
 export const MIN_RESPONSE_MAX_BYTES = 1_048_576;
@@ -17,6 +18,11 @@ export interface Config {
   readonly dbQueueTimeoutMs: number;
   /** Most calls waiting for a database connection at once; more are shed with UNAVAILABLE at once. */
   readonly dbQueueLimit: number;
+  /**
+   * DB_PIPELINE: whether a transaction's statements share packets (auto: yes on a single server, no on a detected
+   * Galera cluster, where that loses acknowledged writes; on/off force it). See docs/galera.md.
+   */
+  readonly dbPipeline: "auto" | "on" | "off";
   /** Most calls of one firm using or waiting for the database; more are refused with RESOURCE_EXHAUSTED. */
   readonly firmMaxInFlight: number;
   /** Most waiting single upserts of one firm run together in one transaction; 1 turns coalescing off. */
@@ -84,6 +90,8 @@ export interface Config {
   readonly feedMaxFirmStreams: number;
   /** Changes a watch stream may have waiting for a slow reader; past it the stream ends (resumable). */
   readonly feedMaxBacklog: number;
+  /** OpenTelemetry tracing from the standard OTEL_* variables (docs/tracing.md); undefined when off. */
+  readonly otel: TracingConfig | undefined;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -130,6 +138,10 @@ export function loadConfig(env: Env): Config {
     dbConnectTimeoutMs: read("DB_CONNECT_TIMEOUT_MS", 5_000, integer(100, 120_000)),
     dbQueueTimeoutMs: read("DB_QUEUE_TIMEOUT_MS", 3_000, integer(10, 600_000)),
     dbQueueLimit: read("DB_QUEUE_LIMIT", 1_000, integer(1, 1_000_000)),
+    dbPipeline: read("DB_PIPELINE", "auto" as const, (raw) => {
+      if (raw !== "auto" && raw !== "on" && raw !== "off") throw new Error("must be auto, on or off");
+      return raw;
+    }),
     firmMaxInFlight: read("FIRM_MAX_IN_FLIGHT", 64, integer(1, 1_000_000)),
     coalesceMaxUpserts: read("COALESCE_MAX_UPSERTS", 100, integer(1, 1_000)),
     maxRequestBytes: read("MAX_REQUEST_BYTES", 50_331_648, integer(1_024, 67_108_864)),
@@ -171,6 +183,7 @@ export function loadConfig(env: Env): Config {
     feedMaxStreams: read("FEED_MAX_STREAMS", 1_000, integer(1, 100_000)),
     feedMaxFirmStreams: read("FEED_MAX_FIRM_STREAMS", 100, integer(1, 100_000)),
     feedMaxBacklog: read("FEED_MAX_BACKLOG", 10_000, integer(1, 10_000_000)),
+    otel: readTracingConfig(env, problems),
   };
   // Overload must be shed before a call's deadline: an explicit queue timeout must be shorter than the longest
   // call, and the default is at most half of it.

@@ -35,6 +35,8 @@ import { REFLECTION_SERVICES, registerReflection } from "./rpc/reflection.js";
 import { createReflectionIndex } from "./rpc/reflection-index.js";
 import { requestLimit } from "./rpc/request-limits.js";
 import { type WatchUseCase, watchChangesHandler } from "./rpc/watch-changes.js";
+import { tracingInterceptor } from "./tracing/rpc-span.js";
+import type { Tracing } from "./tracing/tracing.js";
 
 export interface ServerOptions {
   readonly host: string;
@@ -77,6 +79,8 @@ export interface ServerOptions {
   readonly maxWatches: number;
   /** At shutdown, how long the listener keeps accepting before it closes (health is NOT_SERVING meanwhile). */
   readonly shutdownAcceptMs: number;
+  /** When set, every call is a span (see tracing/rpc-span.ts). */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface RunningServer {
@@ -138,8 +142,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       registerReflection(router, reflection);
     },
-    // Outermost first: logging sees the final code; error mapping also covers what authentication throws.
+    // Outermost first: tracing and logging see the final code (and log lines join the call's trace); error mapping also covers what authentication throws.
     interceptors: [
+      ...(options.tracing ? [tracingInterceptor(options.tracing)] : []),
       loggingInterceptor(logger, options.metrics),
       errorMappingInterceptor(logger),
       ...(options.authenticate ? [authInterceptor(protectedServices)] : []),

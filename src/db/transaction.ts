@@ -2,6 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import type { Committed, ContactStore, Transact, TransactMode } from "../contacts/contact-store.js";
 import { ContentionError, OverloadedError, UnavailableError } from "../contacts/errors.js";
+import { inAttemptSpan, tracedDataSource } from "../tracing/db-spans.js";
+import type { Tracing } from "../tracing/tracing.js";
 import { contactRepository } from "./contact-repository.js";
 import { classifyDbError, type DbFailure } from "./db-errors.js";
 import { runPipelined } from "./pipelined-transaction.js";
@@ -35,6 +37,10 @@ export interface TransactOptions {
   readonly onRetry?: RetryListener;
   /** Longest wait for a pooled connection (DB_QUEUE_TIMEOUT_MS); past it the call fails OverloadedError. */
   readonly queueTimeoutMs?: number;
+  /** When set, each attempt is a span, with its connection wait and round trips as children. */
+  readonly tracing?: Tracing | undefined;
+  /** false sends each statement alone (a Galera cluster: see runPipelined); default true, one packet a trip. */
+  readonly onePacket?: boolean;
 }
 
 /**
@@ -46,7 +52,8 @@ export interface TransactOptions {
  * again would only lengthen the queue.
  */
 export function createTransact(dataSource: DataSource, options: TransactOptions = {}): Transact {
-  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs } = options;
+  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs, tracing, onePacket = true } = options;
+  const source = tracing ? tracedDataSource(dataSource, tracing) : dataSource;
   return async <T>(
     work: (store: ContactStore) => Promise<T>,
     signal?: AbortSignal,
@@ -54,11 +61,17 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
   ): Promise<Committed<T>> => {
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
-      try {
-        return await untilAborted(
-          runPipelined(dataSource, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs, mode.dryRun),
+      const run = () =>
+        runPipelined(
+          source,
+          (tx) => work(contactRepository(tx)),
           signal,
+          queueTimeoutMs,
+          mode.dryRun,
+          onePacket,
         );
+      try {
+        return await untilAborted(tracing ? inAttemptSpan(tracing, attempt, run) : run(), signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason; // the caller's deadline or cancellation, whatever it interrupted
         const failure = classifyDbError(error);

@@ -12,12 +12,13 @@ import type { Coalescing } from "./coalescing.js";
  * item does not stop the others, so each call still gets its own answer. Calls of one firm and one principal
  * coalesce (the history records one principal per transaction); a call with a request id keeps its own
  * transaction (its outcome is recorded per call), and so do a dry run (validateOnly) and an invalid call, which
- * fails alone without waiting.
+ * fails alone without waiting. `inGroup` runs each group's transaction (tracing puts it in a span of its own).
  */
 export function coalesceUpserts(
   batch: UseCase<RawBatchUpsertRequest, readonly BatchItemResult[]>,
   maxCalls: number,
   onGroup: (calls: number) => void = () => undefined,
+  inGroup: <R>(requests: readonly object[], run: () => Promise<R>) => Promise<R> = (_, run) => run(),
 ): Coalescing<RawUpsertRequest, UpsertOutcome> {
   return {
     useCase: "upsertContact",
@@ -33,10 +34,8 @@ export function coalesceUpserts(
     async run(requests, signals, signal, actor) {
       const firmId = (requests[0] as RawUpsertRequest).firmId;
       onGroup(requests.length);
-      const results = await batch(
-        { firmId, items: requests, allOrNone: false, itemSignals: signals },
-        signal,
-        actor,
+      const results = await inGroup(requests, () =>
+        batch({ firmId, items: requests, allOrNone: false, itemSignals: signals }, signal, actor),
       );
       return results.map((r) =>
         r.kind === "done" ? { ok: true, value: r.outcome } : { ok: false, error: r.error },

@@ -7,8 +7,8 @@ import { startTestApp, type TestApp } from "../support/app.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 import { REPO_ROOT } from "../support/server-process.js";
 
-// The README's API examples, run as they are written (bash, curl, jq, buf curl) against a real server: only the
-// address and the firm are swapped for this test's.
+// The command blocks of docs/ (api.md, sync.md, operating.md), run as they are written (bash, curl, jq, buf curl)
+// against a real server: only the address and the firm are swapped for this test's.
 
 let app: TestApp;
 beforeAll(async () => {
@@ -19,12 +19,13 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-async function readmeBlock(name: string): Promise<string> {
-  const readme = await readFile(path.join(REPO_ROOT, "README.md"), "utf8");
+/** The sh block between `<!-- name:start -->` and `<!-- name:end -->` in a page of the repository. */
+async function docBlock(page: string, name: string): Promise<string> {
+  const text = await readFile(path.join(REPO_ROOT, page), "utf8");
   const match = new RegExp(
     `<!-- ${name}:start -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\n<!-- ${name}:end -->`,
-  ).exec(readme);
-  if (!match?.[1]) throw new Error(`README has no ${name} block`);
+  ).exec(text);
+  if (!match?.[1]) throw new Error(`${page} has no ${name} block`);
   return match[1];
 }
 
@@ -59,10 +60,10 @@ function answers(stdout: string): Record<string, unknown>[] {
   return out;
 }
 
-describe("the README's API examples", () => {
+describe("the command blocks of docs/", () => {
   it("the curl block runs every RPC over Connect JSON", { timeout: 60_000 }, async () => {
     const firmId = uniqueFirm("readme");
-    const result = await run(await readmeBlock("api-curl"), firmId);
+    const result = await run(await docBlock("docs/api.md", "api-curl"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const [got, updated, assigned, unassigned, listed, deleted, history, batch] = answers(result.stdout);
@@ -105,7 +106,7 @@ describe("the README's API examples", () => {
 
   it("the REST curl block: created, then updated, then 400 naming email", { timeout: 60_000 }, async () => {
     const firmId = uniqueFirm("readme-rest");
-    const result = await run(await readmeBlock("rest-curl"), firmId);
+    const result = await run(await docBlock("docs/api.md", "rest-curl"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const [created, updated, refused, ...rest] = answers(result.stdout);
@@ -125,7 +126,7 @@ describe("the README's API examples", () => {
     timeout: 60_000,
   }, async () => {
     const firmId = uniqueFirm("readme-sync");
-    const result = await run(await readmeBlock("sync-curl"), firmId);
+    const result = await run(await docBlock("docs/sync.md", "sync-curl"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const [preview, first, retry, history, ...rest] = answers(result.stdout);
@@ -166,7 +167,7 @@ describe("the README's API examples", () => {
     timeout: 180_000,
   }, async () => {
     const firmId = uniqueFirm("readme-ops");
-    const result = await run(await readmeBlock("ops-buf"), firmId);
+    const result = await run(await docBlock("docs/operating.md", "ops-buf"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
@@ -185,7 +186,7 @@ describe("the README's API examples", () => {
 
   it("the buf curl block runs every RPC over gRPC", { timeout: 180_000 }, async () => {
     const firmId = uniqueFirm("readme-buf");
-    const result = await run(await readmeBlock("api-buf"), firmId);
+    const result = await run(await docBlock("docs/api.md", "api-buf"), firmId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const [got, updated, assigned, unassigned, listed, deleted, history, batch] = answers(result.stdout);
