@@ -217,6 +217,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let state = connectionStates.get(owner);
     if (!state) {
       const goAway = new AbortController();
+      // Each of the connection's streams may listen (a watch does, up to MAX_CONCURRENT_STREAMS of them).
+      setMaxListeners(0, goAway.signal);
       (owner as net.Socket).once("close", () => goAway.abort());
       // HTTP/1.1 has no GOAWAY: a stream there lives at most as long as a request may take to arrive.
       state = {

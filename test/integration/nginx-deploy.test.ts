@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ContactChange } from "../../gen/contacts/v1/contact_service_pb.js";
 import { connectJsonH1, failure, grpcJsClient, type UpsertClient } from "../support/clients.js";
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 import { freePort, NGINX_MISSING, type RunningNginx, startNginx } from "../support/nginx.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
+import { grpcJsWatch } from "../support/watch.js";
 
 // A long test (three instances, nginx, a minute of restarts): `npm run test:chaos` runs it for CHAOS_SECONDS.
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 0);
@@ -53,8 +56,15 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
             }
           }
         };
+        // A watch of the firm through nginx for the whole test, resumed with its last token whenever a restart
+        // ends it: a long-lived stream that must see every stored contact once.
+        const watcher = grpcJsClient(nginx.grpcUrl);
+        clients.push(watcher);
+        const watched = resumingWatch(watcher.raw, firmId);
         const load = Promise.all(
-          clients.flatMap((client) => Array.from({ length: WORKERS_PER_CLIENT }, () => worker(client))),
+          clients
+            .filter((client) => client !== watcher)
+            .flatMap((client) => Array.from({ length: WORKERS_PER_CLIENT }, () => worker(client))),
         );
         await sleep(500);
         const restarts: number[] = [];
@@ -105,6 +115,11 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
         const stored = new Set(rows.map((row) => row.tracking_id));
         expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
         expect(rows.length).toBe(stored.size);
+        // The watch saw every stored contact created, once, across the restarts.
+        const { created, ends } = await watched.stopAfter(rows.length);
+        console.info(`the watch through nginx was ended ${JSON.stringify(ends)} and resumed each time`);
+        expect(created.length).toBe(rows.length);
+        expect(new Set(created).size).toBe(rows.length);
       } finally {
         for (const client of clients) client.close();
         await nginx?.stop();
@@ -114,6 +129,45 @@ describe.skipIf(SKIP !== undefined)("three instances behind nginx (deploy/nginx.
     SECONDS * 1_000 + 90_000,
   );
 });
+
+/**
+ * Watches the firm from the start of time, resuming with the last resume token whenever the stream ends (an
+ * instance's shutdown ends it with UNAVAILABLE). `stopAfter(n)` waits for n created contacts, then stops.
+ */
+function resumingWatch(raw: ReturnType<typeof grpcJsClient>["raw"], firmId: string) {
+  const changes: ContactChange[] = [];
+  const ends: Record<string, number> = {};
+  let stopping = false;
+  let current: ReturnType<typeof grpcJsWatch> | undefined;
+  const loop = (async () => {
+    let token = "";
+    while (!stopping) {
+      const watch = grpcJsWatch(
+        raw,
+        token === "" ? { firmId, startTime: timestampFromMs(0) } : { firmId, resumeToken: token },
+      );
+      current = watch;
+      const end = await watch.ended;
+      changes.push(...watch.changes());
+      token = watch.lastToken() || token;
+      if (stopping) break;
+      const key = end ? `${end.code}` : "ended cleanly";
+      ends[key] = (ends[key] ?? 0) + 1;
+      await sleep(100);
+    }
+  })();
+  const createdIds = () => [...changes, ...(current?.changes() ?? [])].filter((c) => c.kind === 1);
+  return {
+    async stopAfter(count: number) {
+      for (const until = Date.now() + 30_000; createdIds().length < count && Date.now() < until; )
+        await sleep(100);
+      stopping = true;
+      current?.cancel();
+      await loop;
+      return { created: changes.filter((c) => c.kind === 1).map((c) => c.contactId), ends };
+    },
+  };
+}
 
 /** What grpc-js reports for a call nginx sent on a connection the instance then reset. */
 const GRPC_RESET = "grpc-js UNAVAILABLE: Received HTTP status code 502";

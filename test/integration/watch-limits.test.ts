@@ -51,6 +51,24 @@ describe("WatchContactChanges bounds", () => {
     client.close();
   });
 
+  it("many watch streams on one HTTP/2 connection raise no MaxListenersExceededWarning", async () => {
+    const app = await start({ FEED_HEARTBEAT_MS: "200" });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    const client = grpcJsClient(app.url);
+    try {
+      const firmId = uniqueFirm("many");
+      const watches = Array.from({ length: 20 }, () => grpcJsWatch(client.raw, { firmId }));
+      for (const watch of watches) await watch.until((m) => m.length > 0);
+      for (const watch of watches) watch.cancel();
+      expect(warnings.filter((message) => message.includes("EventTarget"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      client.close();
+    }
+  });
+
   it("API keys scope the feed: another firm is PERMISSION_DENIED, and its changes never appear", async () => {
     const dir = await mkdtemp(join(tmpdir(), "contacts-keys-"));
     dirs.push(dir);
