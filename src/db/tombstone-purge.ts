@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import type { Logger } from "../logger.js";
+import type { BatchRunner } from "../tracing/background-spans.js";
 
 /** How the background purge paces itself. */
 export interface PurgeOptions {
@@ -61,24 +62,28 @@ export function startTombstonePurge(
   dataSource: DataSource,
   options: PurgeOptions,
   logger: Logger,
+  runBatch?: BatchRunner,
 ): TombstonePurge {
   return startPurgeLoop(
     () => purgeTombstoneBatch(dataSource, options.retentionDays, options.batchSize),
     options,
     (purged) => logger.info({ purged, retentionDays: options.retentionDays }, "purged tombstones"),
     (error) => logger.warn({ err: { message: error.message } }, "tombstone purge failed; retrying later"),
+    runBatch,
   );
 }
 
 /**
  * The loop of a background purge: `purgeBatch` deletes at most batchSize rows and returns how many; a pass
- * repeats it (pausing between batches) until a batch comes back short, then sleeps intervalMs.
+ * repeats it (pausing between batches) until a batch comes back short, then sleeps intervalMs. `runBatch` runs
+ * each batch (tracing gives each a span).
  */
 export function startPurgeLoop(
   purgeBatch: () => Promise<number>,
   options: Omit<PurgeOptions, "retentionDays">,
   onPurged: (purged: number) => void,
   onError: (error: Error) => void,
+  runBatch: BatchRunner = (batch) => batch(),
 ): TombstonePurge {
   const stopping = new AbortController();
   const loop = (async () => {
@@ -86,7 +91,7 @@ export function startPurgeLoop(
       try {
         let purged = 0;
         for (;;) {
-          const deleted = await purgeBatch();
+          const deleted = await runBatch(purgeBatch);
           purged += deleted;
           if (deleted < options.batchSize || stopping.signal.aborted) break;
           await sleep(options.pauseMs, undefined, { signal: stopping.signal });
