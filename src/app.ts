@@ -34,6 +34,8 @@ export interface App {
   readonly server: RunningServer;
   readonly databaseVersion: string;
   readonly emailCollation: string;
+  /** A Galera cluster's size at startup and how transactions are sent to it, or "single server". */
+  readonly databaseCluster: string;
   /** How callers are authenticated: the number of API keys loaded, or off. */
   readonly authentication: string;
   /** Stops the server (draining calls in flight), then closes the database pool. */
@@ -106,6 +108,7 @@ async function startTracedApp(
     connectTimeoutMs: config.dbConnectTimeoutMs,
     // Calls wait for a slot in limitFirms below; the pool's own queue only backs that up (probes, stragglers).
     queueLimit: config.dbQueueLimit,
+    pipeline: config.dbPipeline,
   });
   try {
     const metrics = createMetrics(database.poolStats);
@@ -113,6 +116,7 @@ async function startTracedApp(
       policy: hooks.retryPolicy,
       queueTimeoutMs: config.dbQueueTimeoutMs,
       tracing,
+      onePacket: database.onePacket,
       onRetry: (failure, attempt) => {
         logger.debug({ failure, attempt }, "transaction retry");
         metrics.observeRetry(failure);
@@ -203,6 +207,9 @@ async function startTracedApp(
       server,
       databaseVersion: database.serverVersion,
       emailCollation: database.emailCollation,
+      databaseCluster: database.cluster.galera
+        ? `galera (${database.cluster.size} nodes), ${database.onePacket ? "pipelined" : "one statement a trip"}`
+        : "single server",
       authentication: keys ? `API keys (${keys.length})` : "off",
       async close() {
         await server.close();

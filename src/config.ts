@@ -18,6 +18,11 @@ export interface Config {
   readonly dbQueueTimeoutMs: number;
   /** Most calls waiting for a database connection at once; more are shed with UNAVAILABLE at once. */
   readonly dbQueueLimit: number;
+  /**
+   * DB_PIPELINE: whether a transaction's statements share packets (auto: yes on a single server, no on a detected
+   * Galera cluster, where that loses acknowledged writes; on/off force it). See docs/galera.md.
+   */
+  readonly dbPipeline: "auto" | "on" | "off";
   /** Most calls of one firm using or waiting for the database; more are refused with RESOURCE_EXHAUSTED. */
   readonly firmMaxInFlight: number;
   /** Most waiting single upserts of one firm run together in one transaction; 1 turns coalescing off. */
@@ -133,6 +138,10 @@ export function loadConfig(env: Env): Config {
     dbConnectTimeoutMs: read("DB_CONNECT_TIMEOUT_MS", 5_000, integer(100, 120_000)),
     dbQueueTimeoutMs: read("DB_QUEUE_TIMEOUT_MS", 3_000, integer(10, 600_000)),
     dbQueueLimit: read("DB_QUEUE_LIMIT", 1_000, integer(1, 1_000_000)),
+    dbPipeline: read("DB_PIPELINE", "auto" as const, (raw) => {
+      if (raw !== "auto" && raw !== "on" && raw !== "off") throw new Error("must be auto, on or off");
+      return raw;
+    }),
     firmMaxInFlight: read("FIRM_MAX_IN_FLIGHT", 64, integer(1, 1_000_000)),
     coalesceMaxUpserts: read("COALESCE_MAX_UPSERTS", 100, integer(1, 1_000)),
     maxRequestBytes: read("MAX_REQUEST_BYTES", 50_331_648, integer(1_024, 67_108_864)),

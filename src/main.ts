@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       transports: ["HTTP/1.1", "h2c"],
       database: app.databaseVersion,
       emailCollation: app.emailCollation,
+      databaseCluster: app.databaseCluster,
       authentication: app.authentication,
     },
     "listening",

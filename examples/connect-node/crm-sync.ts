@@ -20,7 +20,7 @@ import {
   type UpsertResult,
   UpsertResultSchema,
 } from "../../gen/contacts/v1/contact_service_pb.js";
-// google.rpc detail types, generated from the google-proto-files package by `npm run generate:deps`.
+// google.rpc detail types, generated from the google-proto-files package by `npm run generate:third-party`.
 import { BadRequestSchema } from "../../gen-deps/google/rpc/error_details_pb.js";
 
 const url = process.argv[2] ?? process.env.CONTACTS_URL ?? "http://127.0.0.1:8080";

@@ -45,15 +45,15 @@ export function contactServiceClient(url, channelOptions = {}) {
 }
 
 /**
- * The retry service config of the README's "Retrying from grpc-js" section, read from its marked block (as
+ * The retry service config of docs/api.md's "Retrying from grpc-js" section, read from its marked block (as
  * test/integration/retry-policy.test.ts does), so the examples run the config that test proves. Your own client
  * would keep a copy of the block in its configuration instead.
  */
 export function retryServiceConfig() {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const page = readFileSync(new URL("../../docs/api.md", import.meta.url), "utf8");
   const marked = /<!-- grpc-js-retry:start -->\n```json\n([\s\S]*?)```\n<!-- grpc-js-retry:end -->/;
-  const block = marked.exec(readme)?.[1];
-  if (!block) throw new Error("README.md has no grpc-js-retry block");
+  const block = marked.exec(page)?.[1];
+  if (!block) throw new Error("docs/api.md has no grpc-js-retry block");
   return JSON.parse(block);
 }
 

@@ -21,7 +21,7 @@ const firmId = process.env.FIRM_ID || `example-${randomUUID().slice(0, 8)}`;
 console.log(`firm ${firmId}`);
 const options = { token: process.env.CONTACTS_TOKEN };
 // Every ContactService RPC is idempotent, so the channel retries UNAVAILABLE, ABORTED and RESOURCE_EXHAUSTED
-// with the README's service config; the request id below covers what it cannot: a reply lost after a commit.
+// with the service config of docs/api.md; the request id below covers what it cannot: a reply lost after a commit.
 const client = contactServiceClient(url, { "grpc.service_config": JSON.stringify(retryServiceConfig()) });
 // 1 so that this small book takes several pages; a real sync asks for 1000, the most a page holds.
 const PAGE_SIZE = 1;

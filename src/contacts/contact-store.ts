@@ -4,6 +4,7 @@ import type { BatchKeys, BatchWrites } from "./batch-types.js";
 import type { Contact, ListedContact, UpsertInput } from "./contact.js";
 import type { UpsertCandidates } from "./decide-upsert.js";
 import type { HistoryEntry, RecordedChange } from "./history-entry.js";
+import type { ListFilter, ListOrder } from "./list-filter.js";
 import type { RequestKey, StoredOutcome } from "./request-key.js";
 import type { UpdatableField } from "./update-mask.js";
 
@@ -13,11 +14,19 @@ export interface PageStart {
   readonly id: string | null;
 }
 
-/** One page of a firm's contacts in (update_time, id) order. */
+/**
+ * One page of a firm's contacts in (update_time, id) order, or the reverse with order "desc" (then `after` is the
+ * cursor the page continues below and `through` its lower end).
+ */
 export interface PageQuery {
   readonly firmId: string;
   readonly after: PageStart | null;
   readonly showDeleted: boolean;
+  /** Only live contacts that match; never with showDeleted. Absent: every contact. */
+  readonly filter?: ListFilter | null;
+  readonly order?: ListOrder;
+  /** Only rows whose update time is strictly after this (newest first's updated_after). */
+  readonly since?: Date | null;
   readonly limit: number;
   /** When set, only rows up to and including this (update time, id). */
   readonly through?: RowPlace;

@@ -2,6 +2,7 @@ import type { FieldViolation, ListedContact } from "./contact.js";
 import type { PageStart, RowPlace, RowSize, Transact } from "./contact-store.js";
 import { ANSWER_OVERHEAD, contactBytes, itemsThatFit } from "./encoded-size.js";
 import { ValidationError } from "./errors.js";
+import { canonicalFilter, type ListFilter, type ListOrder, parseFilter, parseOrder } from "./list-filter.js";
 import { readPageToken, type TokenScope, writePageToken } from "./page-token.js";
 import { readSized } from "./sized-read.js";
 import { stringProblem } from "./validate-upsert.js";
@@ -19,6 +20,10 @@ export interface RawListRequest {
   readonly pageToken: string;
   readonly updatedAfter: { readonly seconds: bigint; readonly nanos: number } | undefined;
   readonly showDeleted: boolean;
+  /** AIP-160 subset (list-filter.ts); empty: every contact. */
+  readonly filter: string;
+  /** Empty or "update_time" (oldest first), or "update_time desc". */
+  readonly orderBy: string;
 }
 
 export interface ContactPage {
@@ -31,14 +36,20 @@ export interface ContactPage {
 export interface ListInput {
   readonly scope: TokenScope;
   readonly pageSize: number;
+  /** Oldest first: where the page starts. Newest first: the cursor it continues below, if any. */
   readonly start: PageStart | null;
+  readonly filter: ListFilter | null;
+  readonly order: ListOrder;
+  /** Newest first with updated_after: the strict lower bound of update_time (oldest first uses `start`). */
+  readonly since: Date | null;
 }
 
 /**
  * Checks a ListContacts request and resolves where its page starts: after the token's cursor, else strictly
  * after updated_after (stored times are whole milliseconds, so "after t" is "after t rounded down"), else at the
- * beginning. page_size 0 is 100, above 1000 is 1000, negative is a violation; a token that is not one this
- * server issued for the same firm and parameters names pageToken.
+ * beginning; newest first, below the token's cursor and above updated_after. page_size 0 is 100, above 1000 is
+ * 1000, negative is a violation; a token that is not one this server issued for the same firm and parameters
+ * (filter and order included) names pageToken; a bad filter names filter, a bad order orderBy.
  */
 export function validateList(raw: RawListRequest, key: Buffer): ListInput {
   const violations: FieldViolation[] = [];
@@ -55,8 +66,24 @@ export function validateList(raw: RawListRequest, key: Buffer): ListInput {
       updatedAfterMs = Number(seconds) * 1000 + Math.floor(nanos / 1_000_000);
     }
   }
-  const scope: TokenScope = { firmId, updatedAfterMs, showDeleted: raw.showDeleted };
-  let start: PageStart | null = updatedAfterMs === null ? null : { time: new Date(updatedAfterMs), id: null };
+  const filter = parseFilter(raw.filter);
+  if (!filter.ok) violations.push({ field: "filter", description: filter.problem });
+  else if (filter.value !== null && raw.showDeleted) {
+    violations.push({ field: "filter", description: "cannot be combined with showDeleted" });
+  }
+  const order = parseOrder(raw.orderBy);
+  if (!order.ok) violations.push({ field: "orderBy", description: order.problem });
+  const parsedFilter = filter.ok ? filter.value : null;
+  const descending = order.ok && order.value === "desc";
+  const scope: TokenScope = {
+    firmId,
+    updatedAfterMs,
+    showDeleted: raw.showDeleted,
+    filter: canonicalFilter(parsedFilter),
+    descending,
+  };
+  const since = updatedAfterMs === null ? null : new Date(updatedAfterMs);
+  let start: PageStart | null = since === null || descending ? null : { time: since, id: null };
   if (raw.pageToken !== "" && violations.length === 0) {
     const cursor = readPageToken(key, scope, raw.pageToken);
     if (cursor === undefined) {
@@ -68,7 +95,14 @@ export function validateList(raw: RawListRequest, key: Buffer): ListInput {
   }
   if (violations.length > 0) throw new ValidationError(violations);
   const pageSize = raw.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(raw.pageSize, MAX_PAGE_SIZE);
-  return { scope, pageSize, start };
+  return {
+    scope,
+    pageSize,
+    start,
+    filter: parsedFilter,
+    order: descending ? "desc" : "asc",
+    since: descending ? since : null,
+  };
 }
 
 /** What ListContacts and ListContactChanges need besides the store: the answer bound. */
@@ -84,15 +118,15 @@ export const ROW_FRAMING_BYTES = 1_024;
 
 /**
  * The ListContacts use case: one page of the firm's contacts (and tombstones, with showDeleted) in
- * (update_time, id) order. It first reads the places and stored sizes of up to one more row than the page
+ * (update_time, id) order, ascending or descending, optionally filtered. It first reads the places and stored sizes of up to one more row than the page
  * holds, keeps the leading rows whose answer fits RESPONSE_MAX_BYTES, then reads only those (sized-read.ts) and
  * cuts again by their encoded size: a page may hold fewer contacts than page_size, with a next_page_token.
  */
 export function listContacts(deps: PagingDeps) {
   const budget = deps.responseMaxBytes - ANSWER_OVERHEAD;
   return async (raw: RawListRequest, signal?: AbortSignal): Promise<ContactPage> => {
-    const { scope, pageSize, start } = validateList(raw, deps.pageTokenKey);
-    const query = { firmId: scope.firmId, showDeleted: scope.showDeleted };
+    const { scope, pageSize, start, filter, order, since } = validateList(raw, deps.pageTokenKey);
+    const query = { firmId: scope.firmId, showDeleted: scope.showDeleted, filter, order, since };
     const { value: sizes } = await deps.transact(
       (store) => store.pageSizes({ ...query, after: start, limit: pageSize + 1 }),
       signal,

@@ -6,6 +6,10 @@ export interface TokenScope {
   /** updated_after in whole milliseconds (the precision of stored times), or null when absent. */
   readonly updatedAfterMs: number | null;
   readonly showDeleted: boolean;
+  /** ListContacts' filter in canonical form (list-filter.ts); absent or empty: no filter. */
+  readonly filter?: string;
+  /** True for newest first; absent or false: oldest first. */
+  readonly descending?: boolean;
 }
 
 /** Where the next page starts: after this (update time, id). */
@@ -57,5 +61,15 @@ function mac(key: Buffer, scope: TokenScope, payload: Buffer): Buffer {
   header.writeUInt8(scope.updatedAfterMs === null ? 0 : 1, 4 + firm.length);
   header.writeBigInt64BE(BigInt(scope.updatedAfterMs ?? 0), 5 + firm.length);
   header.writeUInt8(scope.showDeleted ? 1 : 0, 13 + firm.length);
-  return createHmac("sha256", key).update(header).update(payload).digest();
+  const hmac = createHmac("sha256", key).update(header);
+  // Filter and order join the MAC only when set, so tokens of a plain listing read as they did before them.
+  const filter = Buffer.from(scope.filter ?? "", "utf8");
+  if (filter.length > 0 || scope.descending === true) {
+    const extra = Buffer.alloc(4 + filter.length + 1);
+    extra.writeUInt32BE(filter.length, 0);
+    filter.copy(extra, 4);
+    extra.writeUInt8(scope.descending === true ? 1 : 0, 4 + filter.length);
+    hmac.update(extra);
+  }
+  return hmac.update(payload).digest();
 }

@@ -2,6 +2,7 @@ import { ASSIGNMENT_KINDS, type AssignmentChange, type AssignmentKind } from "..
 import type { Contact, ListedContact, UpsertInput } from "../contacts/contact.js";
 import type { ContactStore, PageQuery } from "../contacts/contact-store.js";
 import { DATA_FIELDS } from "../contacts/fields.js";
+import type { ListFilter } from "../contacts/list-filter.js";
 import type { UpdatableField } from "../contacts/update-mask.js";
 import { roundTrips, type Statement, selectByKeys, writeStatements } from "./batch-statements.js";
 import { columnOf, emailKeyColumnValue } from "./columns.js";
@@ -13,6 +14,7 @@ import {
   toRecordedChange,
 } from "./history-statements.js";
 import { ASSIGNMENTS_OF } from "./migrations/0006-assignments-column.js";
+import { NAME_SEARCH_COLUMNS, nameSearchIndex } from "./migrations/0009-contact-name-search.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 import { requestOutcomes } from "./request-outcomes.js";
 
@@ -43,7 +45,9 @@ const KIND_OF_VALUE: ReadonlyMap<string, AssignmentKind> = new Map(
 // The contact's assignments come with it from its own row (contacts.assignments, migration 0006), which every
 // change of its assignments rewrites from contact_assignments in the same transaction.
 const LIVE_COLUMNS = `${COLUMNS.map((c) => `c.${c}`).join(", ")}, c.assignments`;
-const REFRESH_ASSIGNMENTS = `UPDATE contacts SET assignments = (SELECT ${ASSIGNMENTS_OF("a")} FROM contact_assignments a WHERE a.contact_id = ?), update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
+// Every statement names the firm on each table it reads or writes, subqueries included, so that a database
+// sharded by firm_id (Vitess, docs/vitess.md) routes it to one shard.
+const REFRESH_ASSIGNMENTS = `UPDATE contacts SET assignments = (SELECT ${ASSIGNMENTS_OF("a")} FROM contact_assignments a WHERE a.firm_id = ? AND a.contact_id = ?), update_time = ${TICK} WHERE firm_id = ? AND id = ?`;
 const SELECT = `SELECT ${LIVE_COLUMNS} FROM contacts c WHERE c.firm_id = ? AND`;
 // Writes stamp their rows with the transaction's tick of the firm clock (firm-clock.ts). A new row claims unique
 // keys: it is inserted with the tick under the clock, or, in a transaction too large for one round trip, before the
@@ -173,7 +177,7 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
     async remove(contact: Contact) {
       const key = [contact.firmId, contact.id];
       tx.write(contact.firmId, TOMBSTONE, key);
-      tx.write(contact.firmId, "DELETE FROM contact_assignments WHERE contact_id = ?", [contact.id]);
+      tx.write(contact.firmId, "DELETE FROM contact_assignments WHERE firm_id = ? AND contact_id = ?", key);
       tx.write(contact.firmId, "DELETE FROM contacts WHERE firm_id = ? AND id = ?", key);
     },
 
@@ -191,12 +195,12 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
         if (remove.length > 0) {
           tx.write(
             contact.firmId,
-            `DELETE FROM contact_assignments WHERE contact_id = ? AND kind = ? AND ref_id IN (${remove.map(() => "?").join(", ")})`,
-            [contact.id, KIND_VALUE[kind], ...remove],
+            `DELETE FROM contact_assignments WHERE firm_id = ? AND contact_id = ? AND kind = ? AND ref_id IN (${remove.map(() => "?").join(", ")})`,
+            [contact.firmId, contact.id, KIND_VALUE[kind], ...remove],
           );
         }
       }
-      tx.write(contact.firmId, REFRESH_ASSIGNMENTS, [contact.id, contact.firmId, contact.id]);
+      tx.write(contact.firmId, REFRESH_ASSIGNMENTS, [contact.firmId, contact.id, contact.firmId, contact.id]);
     },
 
     async listPage(query: PageQuery) {
@@ -267,21 +271,29 @@ export function contactRepository(tx: PipelinedTransaction): ContactStore {
   };
 }
 
-/** The keyset condition of a page, for a table alias, and its parameters. */
+/**
+ * The keyset condition of a page, for a table alias, and its parameters. Newest first flips the comparisons:
+ * `after` is then the cursor the page continues below, `through` its lower end.
+ */
 function pageCondition(query: PageQuery): [(alias: string) => string, unknown[]] {
   const { after, through } = query;
+  const [past, before] = query.order === "desc" ? ["<", ">"] : [">", "<"];
   const parts: ((t: string) => string)[] = [(t) => `${t}firm_id = ?`];
   const params: unknown[] = [query.firmId];
   if (after !== null && after.id === null) {
-    parts.push((t) => `${t}update_time > ?`);
+    parts.push((t) => `${t}update_time ${past} ?`);
     params.push(after.time);
   } else if (after !== null) {
-    parts.push((t) => `(${t}update_time > ? OR (${t}update_time = ? AND ${t}id > ?))`);
+    parts.push((t) => `(${t}update_time ${past} ? OR (${t}update_time = ? AND ${t}id ${past} ?))`);
     params.push(after.time, after.time, after.id);
   }
   if (through !== undefined) {
-    parts.push((t) => `(${t}update_time < ? OR (${t}update_time = ? AND ${t}id <= ?))`);
+    parts.push((t) => `(${t}update_time ${before} ? OR (${t}update_time = ? AND ${t}id ${before}= ?))`);
     params.push(through.time, through.time, through.id);
+  }
+  if (query.since) {
+    parts.push((t) => `${t}update_time > ?`);
+    params.push(query.since);
   }
   return [(t) => parts.map((part) => part(t)).join(" AND "), params];
 }
@@ -301,19 +313,68 @@ const CHANGE_SIZE =
   "change_time, seq, LENGTH(fields) + 128 * JSON_LENGTH(fields) + LENGTH(principal) + COALESCE(LENGTH(request_id), 0) AS bytes";
 
 /**
- * One page's SELECT with the given columns of live rows and of tombstones: live rows alone, or, with
+ * One page's SELECT (exported for the test of its plan) with the given columns of live rows and of tombstones: live rows alone, or, with
  * showDeleted, both merged. Each side reads at most a page from its (firm_id, update_time, id) index; the merge
  * keeps the first page.
  */
-function pageStatement(query: PageQuery, live: string, dead: string): [string, unknown[]] {
+export function pageStatement(query: PageQuery, live: string, dead: string): [string, unknown[]] {
   const [condition, params] = pageCondition(query);
-  const liveSql = `SELECT ${live}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} ORDER BY c.update_time, c.id LIMIT ?`;
+  const dir = query.order === "desc" ? " DESC" : "";
+  const order = (t: string) => `ORDER BY ${t}update_time${dir}, ${t}id${dir}`;
+  const filter = query.filter ?? null;
+  if (filter !== null) {
+    const matches = filterMatches(filter);
+    if (matches.length === 1) {
+      const [only] = matches as [FilterMatch];
+      const sql = `SELECT ${live}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} AND c.${only.sql} ${order("c.")} LIMIT ?`;
+      return [sql, [...params, only.param, query.limit]];
+    }
+    // A name: the page's ids from each name index alone (the index holds update_time and id, so no row is read
+    // for a match that does not make the page), UNION (not ALL) dropping a contact whose two names both match;
+    // then only the page's rows are read.
+    const ids = matches
+      .map(
+        (m) =>
+          `(SELECT s.id, s.update_time FROM contacts s FORCE INDEX (${m.index}) WHERE ${condition("s.")} AND s.${m.sql} ${order("s.")} LIMIT ?)`,
+      )
+      .join(" UNION ");
+    return [
+      `SELECT ${live}, NULL AS delete_time FROM contacts c JOIN (${ids}) k ON c.id = k.id ${order("c.")} LIMIT ?`,
+      [...matches.flatMap((m) => [...params, m.param, query.limit]), query.limit],
+    ];
+  }
+  const liveSql = `SELECT ${live}, NULL AS delete_time FROM contacts c WHERE ${condition("c.")} ${order("c.")} LIMIT ?`;
   if (!query.showDeleted) return [liveSql, [...params, query.limit]];
-  const deadSql = `SELECT ${dead}, t.delete_time FROM contact_tombstones t WHERE ${condition("t.")} ORDER BY t.update_time, t.id LIMIT ?`;
+  const deadSql = `SELECT ${dead}, t.delete_time FROM contact_tombstones t WHERE ${condition("t.")} ${order("t.")} LIMIT ?`;
   return [
-    `(${liveSql}) UNION ALL (${deadSql}) ORDER BY update_time, id LIMIT ?`,
+    `(${liveSql}) UNION ALL (${deadSql}) ${order("")} LIMIT ?`,
     [...params, query.limit, ...params, query.limit, query.limit],
   ];
+}
+
+interface FilterMatch {
+  readonly sql: string;
+  readonly param: unknown;
+  /** The index the read must use: with ORDER BY update_time LIMIT, the optimizer may prefer to walk the firm. */
+  readonly index?: string;
+}
+
+/**
+ * A filter's conditions on a live row, each served by an index: the email identity by (firm_id, email_key), the
+ * tracking id by (firm_id, tracking_id), a name by (firm_id, first_name_search, update_time) and its last-name
+ * twin (migration 0009, case- and accent-insensitive), one condition per index; conditions name no table alias.
+ */
+function filterMatches(filter: ListFilter): FilterMatch[] {
+  if (filter.kind === "email") return [{ sql: "email_key = ?", param: emailKeyColumnValue(filter.email) }];
+  if (filter.kind === "trackingId") return [{ sql: "tracking_id = ?", param: filter.trackingId }];
+  // LIKE's wildcards in the name are literal; '!' escapes them (a backslash would depend on the SQL mode).
+  const literal = filter.text.replace(/[!%_]/g, (c) => `!${c}`);
+  const pattern = filter.prefix ? `${literal}%` : literal;
+  return NAME_SEARCH_COLUMNS.map((column) => ({
+    sql: `${column} LIKE ? ESCAPE '!'`,
+    param: pattern,
+    index: nameSearchIndex(column),
+  }));
 }
 
 function toContact(row: Row): Contact {

@@ -1,7 +1,9 @@
 import mysql2 from "mysql2";
 import { createConnection } from "mysql2/promise";
-import { DataSource } from "typeorm";
+import { DataSource, type Logger as TypeOrmLogger } from "typeorm";
 import type { PoolStats } from "../metrics.js";
+import { type ClusterInfo, detectCluster, onePacketFor, type PipelineSetting } from "./galera.js";
+import { takeMigrationLock } from "./migration-lock.js";
 import { MIGRATIONS } from "./migrations/index.js";
 
 /** Where the database is and how to pool connections to it. */
@@ -12,6 +14,13 @@ export interface DatabaseOptions {
   readonly connectTimeoutMs: number;
   /** Most calls that may wait for a pooled connection; one more fails at once (0: no bound, for tools). */
   readonly queueLimit?: number;
+  /**
+   * Where TypeORM's migration messages go ("Migration … failed, error: …"); TypeORM prints them on stdout
+   * otherwise. A test that expects a migration to fail passes its own, so the expected failure is not printed.
+   */
+  readonly logMigration?: (message: string) => void;
+  /** Whether a transaction's statements share packets: DB_PIPELINE (auto: yes unless Galera is detected). */
+  readonly pipeline?: PipelineSetting;
 }
 
 /** An open, migrated database. */
@@ -22,14 +31,16 @@ export interface Database {
   readonly flavor: "mariadb" | "mysql";
   /** The collation of contacts.email, chosen by the migration for this server. */
   readonly emailCollation: string;
+  /** Whether the server is a Galera node, and its cluster's size at startup. */
+  readonly cluster: ClusterInfo;
+  /** Whether transactions send their statements in shared packets (see runPipelined). */
+  readonly onePacket: boolean;
   /** Resolves when a pooled connection reaches a live server. */
   ping(): Promise<void>;
   /** Occupancy of the connection pool, for metrics. */
   poolStats(): PoolStats;
   close(): Promise<void>;
 }
-
-const MIGRATION_LOCK = "contacts_service_migrations";
 
 /**
  * Run on every pooled connection before its first query, once, instead of per transaction (a round trip saved
@@ -49,21 +60,31 @@ const SESSION_SETUP = [
   "SET SESSION group_concat_max_len = 1048576",
 ];
 
-/** mysql2, with SESSION_SETUP queued on each new pool connection before anything else can use it. */
-const sessionConfiguredMysql2 = {
-  ...mysql2,
-  createPool(options: mysql2.PoolOptions) {
-    const pool = mysql2.createPool(options);
-    pool.on("connection", (connection) => {
-      for (const statement of SESSION_SETUP) connection.query(statement);
-    });
-    return pool;
-  },
-};
+/**
+ * On a Galera node, every read first waits until the node has applied what the cluster committed before it
+ * (wsrep_sync_wait=1), so a caller reading on one node sees its own write made through another: without it, 3%
+ * of reads right after a write on another node missed it (issue 24). Costs the reads one cluster round trip.
+ */
+const CLUSTER_SESSION_SETUP = ["SET SESSION wsrep_sync_wait = 1"];
+
+/** mysql2, with `setup` queued on each new pool connection before anything else can use it. */
+function sessionConfiguredMysql2(setup: readonly string[]) {
+  return {
+    ...mysql2,
+    createPool(options: mysql2.PoolOptions) {
+      const pool = mysql2.createPool(options);
+      pool.on("connection", (connection) => {
+        for (const statement of setup) connection.query(statement);
+      });
+      return pool;
+    },
+  };
+}
 
 /**
- * Connects, creates the database if it is missing (when the user may), runs pending migrations under a named
- * lock so that several instances starting together migrate once, and opens the pool. Throws a message that
+ * Connects, creates the database if it is missing (when the user may), detects a Galera cluster, runs pending
+ * migrations under a lock that holds cluster-wide (migration-lock.ts) so that several instances starting together
+ * migrate once, and opens the pool. Throws a message that
  * names the server (never the password) when it cannot.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -92,11 +113,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(url.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
       )
       .catch(() => undefined); // without the privilege, the database must already exist: the next step says so
-    await bootstrap.query("SELECT GET_LOCK(?, 60)", [MIGRATION_LOCK]);
+    const cluster = await detectCluster(bootstrap);
+    // The lock's own reads must see the other nodes' claims, and the migrations' reads their DDL.
+    if (cluster.galera) await bootstrap.query(CLUSTER_SESSION_SETUP[0] as string);
+    const release = await takeMigrationLock(bootstrap, cluster.galera);
     const dataSource = new DataSource({
       // TypeORM's "mysql" driver emits FOR SHARE/NOWAIT syntax for versions MariaDB rejects.
       type: flavor,
-      driver: sessionConfiguredMysql2,
+      driver: sessionConfiguredMysql2(
+        cluster.galera ? [...SESSION_SETUP, ...CLUSTER_SESSION_SETUP] : SESSION_SETUP,
+      ),
       // Lets a transaction send BEGIN with its first read and its writes with COMMIT (pipelined-transaction.ts).
       multipleStatements: true,
       host: url.host,
@@ -108,6 +134,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       entities: [],
       migrations: MIGRATIONS,
       migrationsTransactionMode: "each",
+      ...(options.logMigration && { logger: migrationLogger(options.logMigration) }),
       synchronize: false,
       timezone: "Z",
       poolSize: options.poolSize,
@@ -131,7 +158,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         cause: error,
       });
     } finally {
-      await bootstrap.query("SELECT RELEASE_LOCK(?)", [MIGRATION_LOCK]).catch(() => undefined);
+      await release();
     }
     const [collation] = await dataSource.query(
       "SELECT COLLATION_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'contacts' AND COLUMN_NAME = 'email'",
@@ -141,6 +168,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       serverVersion,
       flavor,
       emailCollation: String(collation?.name),
+      cluster,
+      onePacket: onePacketFor(options.pipeline ?? "auto", cluster),
       // The cheapest statement that proves a pooled connection reaches a live server.
       ping: async () => {
         await dataSource.query("SELECT 1");
@@ -181,6 +210,19 @@ export function parseDatabaseUrl(text: string): DatabaseUrl {
     port,
     database,
     credentials: { host, port, user, password: decodeURIComponent(url.password) },
+  };
+}
+
+/** A TypeORM logger that hands migration messages to `log` and, like TypeORM's default without `logging`, drops the rest. */
+function migrationLogger(log: (message: string) => void): TypeOrmLogger {
+  const ignore = () => undefined;
+  return {
+    logQuery: ignore,
+    logQueryError: ignore,
+    logQuerySlow: ignore,
+    logSchemaBuild: ignore,
+    logMigration: (message) => log(message),
+    log: ignore,
   };
 }
 

@@ -4,7 +4,7 @@ export type DbFailure = "duplicate" | "deadlock" | "lock_timeout" | "unavailable
 // Server error numbers (MySQL and MariaDB share them).
 const BY_ERRNO: Readonly<Record<number, DbFailure>> = {
   1062: "duplicate", // ER_DUP_ENTRY
-  1213: "deadlock", // ER_LOCK_DEADLOCK
+  1213: "deadlock", // ER_LOCK_DEADLOCK; on Galera also a certification conflict or a brute-force abort
   1205: "lock_timeout", // ER_LOCK_WAIT_TIMEOUT
   1040: "unavailable", // ER_CON_COUNT_ERROR
   1053: "unavailable", // ER_SERVER_SHUTDOWN
@@ -18,6 +18,10 @@ const BY_ERRNO: Readonly<Record<number, DbFailure>> = {
   2006: "unavailable", // server has gone away
   2013: "unavailable", // lost connection during query
   4031: "unavailable", // MySQL 8: disconnected for inactivity
+  // Galera: a node that is joining, donating, or has lost quorum refuses work until it is synced again; another
+  // node (or the same one a moment later) takes the retried transaction. See docs/galera.md.
+  1047: "unavailable", // ER_UNKNOWN_COM_ERROR: "WSREP has not yet prepared node for application use"
+  1180: "unavailable", // ER_ERROR_DURING_COMMIT: the commit was not replicated (wsrep), rolled back
 };
 
 // Client-side codes from Node's sockets and mysql2.

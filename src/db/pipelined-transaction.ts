@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { waitedTooLong } from "../contacts/errors.js";
-import { commitTrips } from "./commit-trips.js";
+import { commitTrips, type Queued } from "./commit-trips.js";
 import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
@@ -73,6 +73,7 @@ export interface KeyClaims {
  * the one a commit would have taken at that moment, see peekTick). Waits at most
  * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
+ * With `onePacket` false (a Galera cluster, see commitPackets) each statement travels alone, COMMIT included.
  */
 export async function runPipelined<T>(
   dataSource: DataSource,
@@ -80,6 +81,7 @@ export async function runPipelined<T>(
   signal: AbortSignal | undefined,
   queueTimeoutMs = Number.POSITIVE_INFINITY,
   dryRun = false,
+  onePacket = true,
 ): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
@@ -97,28 +99,32 @@ export async function runPipelined<T>(
     if (firm !== undefined && firm !== firmId) throw new Error("one transaction writes one firm");
     firm = firmId;
   };
-  // Sends statements in one round trip and returns one result per statement.
-  const send = async (statements: readonly string[], params: Params): Promise<unknown[]> => {
+  // Sends statements (in one round trip unless onePacket is off) and returns one result per statement.
+  const send = async (statements: readonly Queued[]): Promise<unknown[]> => {
     signal?.throwIfAborted();
-    const sent = begun ? statements : ["START TRANSACTION", ...statements];
+    const sent: Queued[] = begun ? [...statements] : [["START TRANSACTION", []], ...statements];
     begun = true;
-    const result = await runner.query(sent.join("; "), [...params]);
-    const results = sent.length === 1 ? [result] : (result as unknown[]);
+    const results: unknown[] = [];
+    for (const packet of onePacket ? [sent] : apart(sent)) {
+      if (results.length > 0) signal?.throwIfAborted();
+      const result = await runner.query(
+        packet.map(([sql]) => sql).join("; "),
+        packet.flatMap(([, params]) => params),
+      );
+      results.push(...(packet.length === 1 ? [result] : (result as unknown[])));
+    }
     return results.slice(sent.length - statements.length);
   };
   try {
     const value = await work({
       async query<Row>(sql: string, params: Params) {
         if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
-        const [rows] = await send([sql], params);
+        const [rows] = await send([[sql, params]]);
         return rows as Row[];
       },
       async queryAll(statements) {
         if (firm !== undefined) throw new Error("a read after a deferred write would not see it");
-        return send(
-          statements.map(([sql]) => sql),
-          statements.flatMap(([, params]) => params),
-        );
+        return send(statements);
       },
       record(sql, params) {
         records.push([sql, params]);
@@ -140,10 +146,7 @@ export async function runPipelined<T>(
         if (claims.length === 0) return;
         const statements = claims.splice(0);
         flushed = true;
-        await send(
-          statements.map(([sql]) => sql),
-          statements.flatMap(([, params]) => params),
-        );
+        await send(statements);
       },
     });
     if (firm === undefined) {
@@ -152,15 +155,12 @@ export async function runPipelined<T>(
         dryRun || records.length === 0 ? [] : [[`SET ${TICK} = NULL`, []], ...records];
       const end = dryRun ? "ROLLBACK" : "COMMIT";
       if (begun) {
-        await send(
-          [...recorded.map(([sql]) => sql), end],
-          recorded.flatMap(([, params]) => params),
-        );
+        await send([...recorded, [end, []]]);
       }
       return { value, tick: null };
     }
     if (dryRun) {
-      const [[row]] = (await send([peekTick(firm)[0], "ROLLBACK"], peekTick(firm)[1])) as [{ tick: Date }[]];
+      const [[row]] = (await send([peekTick(firm), ["ROLLBACK", []]])) as [{ tick: Date }[]];
       return { value, tick: checkedTick(row) };
     }
     // Lock order: a request id row (its first statement), contact rows (read phase), the firm's clock, then the
@@ -188,10 +188,7 @@ export async function runPipelined<T>(
     let results: unknown[] = [];
     for (const [i, statements] of trips.entries()) {
       const last = i === trips.length - 1;
-      results = await send(
-        [...statements.map(([sql]) => sql), ...(last ? ["COMMIT"] : [])],
-        statements.flatMap(([, params]) => params),
-      );
+      results = await send([...statements, ...(last ? [["COMMIT", []] as Queued] : [])]);
     }
     // The last result is COMMIT's; the one before it, the tick's row.
     const [row] = results[results.length - 2] as { tick: Date }[];
@@ -203,6 +200,22 @@ export async function runPipelined<T>(
   } finally {
     if (!runner.isReleased) await runner.release();
   }
+}
+
+/**
+ * The packets `onePacket: false` sends: one statement each, except that START TRANSACTION travels with the
+ * statement after it. Why: on Galera, a transaction aborted by a conflicting write from another node part-way
+ * through a multi-statement packet is rolled back, the packet's remaining statements then run as autocommit
+ * ones, and the client gets OK (issue 24: acknowledged writes lost). Alone, each statement after the abort fails
+ * with the 1213 deadlock that is retried. START TRANSACTION holds no lock, so nothing can abort before the
+ * statement it leads.
+ */
+function apart(statements: readonly Queued[]): Queued[][] {
+  const [first, second, ...rest] = statements;
+  if (first === undefined) return [];
+  if (second === undefined) return [[first]];
+  const leading = first[0] === "START TRANSACTION" ? [[first, second]] : [[first], [second]];
+  return [...leading, ...rest.map((statement) => [statement])];
 }
 
 function checkedTick(row: { tick: unknown } | undefined): Date {

@@ -55,19 +55,25 @@ export function requestOutcomes(
   };
 }
 
+// One firm per batch, like the tombstone purge (tombstone-purge.ts): only the read choosing the firm spans firms.
+const NEXT_FIRM =
+  "SELECT firm_id FROM request_outcomes WHERE expire_time < UTC_TIMESTAMP(3) ORDER BY expire_time LIMIT 1";
+const DELETE_EXPIRED =
+  "DELETE FROM request_outcomes WHERE firm_id = ? AND expire_time < UTC_TIMESTAMP(3) ORDER BY expire_time LIMIT ?";
+
 /**
- * Deletes one batch of request outcomes past their expiry; returns how many. Uses the expire_time index; each
- * batch is its own short statement (autocommit). A row a call is replaying is locked by it: the statement waits
- * for that call's short transaction, never the other way round for long.
+ * Deletes one batch of request outcomes past their expiry, all of one firm (the one with the oldest expired
+ * outcome, found over the expire_time index); returns how many, 0 when none is left. Each statement is short and
+ * commits on its own (autocommit). A row a call is replaying is locked by it: the delete waits for that call's
+ * short transaction, never the other way round for long.
  */
 export async function purgeRequestOutcomeBatch(
   query: (sql: string, params: unknown[]) => Promise<unknown>,
   batchSize: number,
 ): Promise<number> {
-  const result = (await query(
-    "DELETE FROM request_outcomes WHERE expire_time < UTC_TIMESTAMP(3) ORDER BY expire_time LIMIT ?",
-    [batchSize],
-  )) as { affectedRows?: number };
+  const [next] = (await query(NEXT_FIRM, [])) as { firm_id: string }[];
+  if (next === undefined) return 0;
+  const result = (await query(DELETE_EXPIRED, [next.firm_id, batchSize])) as { affectedRows?: number };
   return result.affectedRows ?? 0;
 }
 

@@ -39,6 +39,8 @@ export interface TransactOptions {
   readonly queueTimeoutMs?: number;
   /** When set, each attempt is a span, with its connection wait and round trips as children. */
   readonly tracing?: Tracing | undefined;
+  /** false sends each statement alone (a Galera cluster: see runPipelined); default true, one packet a trip. */
+  readonly onePacket?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface TransactOptions {
  * again would only lengthen the queue.
  */
 export function createTransact(dataSource: DataSource, options: TransactOptions = {}): Transact {
-  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs, tracing } = options;
+  const { policy = DEFAULT_RETRY_POLICY, onRetry, queueTimeoutMs, tracing, onePacket = true } = options;
   const source = tracing ? tracedDataSource(dataSource, tracing) : dataSource;
   return async <T>(
     work: (store: ContactStore) => Promise<T>,
@@ -60,7 +62,14 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const run = () =>
-        runPipelined(source, (tx) => work(contactRepository(tx)), signal, queueTimeoutMs, mode.dryRun);
+        runPipelined(
+          source,
+          (tx) => work(contactRepository(tx)),
+          signal,
+          queueTimeoutMs,
+          mode.dryRun,
+          onePacket,
+        );
       try {
         return await untilAborted(tracing ? inAttemptSpan(tracing, attempt, run) : run(), signal);
       } catch (error) {

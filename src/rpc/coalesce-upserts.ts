@@ -3,7 +3,7 @@ import type { BatchItemResult, RawBatchUpsertRequest } from "../contacts/batch-t
 import type { UpsertOutcome } from "../contacts/upsert-outcome.js";
 import type { UseCase } from "../contacts/use-case.js";
 import { type RawUpsertRequest, validateUpsert } from "../contacts/validate-upsert.js";
-import type { Coalescing } from "./firm-limit.js";
+import type { Coalescing } from "./coalescing.js";
 
 /**
  * Single upserts that wait for a database connection run together through the batch path: one transaction,

@@ -83,6 +83,8 @@ export function listRequestFromProto(request: ListContactsRequest): RawListReque
       nanos: request.updatedAfter.nanos,
     },
     showDeleted: request.showDeleted,
+    filter: request.filter,
+    orderBy: request.orderBy,
   };
 }
 

@@ -115,6 +115,9 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         uq_contacts_firm_email_key: "unique(firm_id,email_key)",
         // Migration 0003's, for ListContacts.
         ix_contacts_firm_update_time: "plain(firm_id,update_time,id)",
+        // Migration 0009's, for ListContacts' name filter.
+        ix_contacts_firm_first_name_search: "plain(firm_id,first_name_search,update_time)",
+        ix_contacts_firm_last_name_search: "plain(firm_id,last_name_search,update_time)",
       });
       expect(await columns(db)).toEqual({
         ...oldColumns,
@@ -123,12 +126,24 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
         assignments: "mediumtext NULL utf8mb4_bin",
         // Migration 0007's stored size of the long values.
         blob_bytes: "int(10) unsigned NULL",
+        // Migration 0009's names for search, case- and accent-insensitive.
+        first_name_search: "varchar(200) NULL utf8mb4_unicode_ci",
+        last_name_search: "varchar(200) NULL utf8mb4_unicode_ci",
       });
       const after = await allRows(db);
       expect(after.map((row) => row.assignments)).toEqual(before.map(() => null));
-      expect(after.map(({ email_key: _, assignments: __, blob_bytes: ___, ...rest }) => rest)).toEqual(
-        before,
-      );
+      expect(
+        after.map(
+          ({
+            email_key: _,
+            assignments: __,
+            blob_bytes: ___,
+            first_name_search: _f,
+            last_name_search: _l,
+            ...rest
+          }) => rest,
+        ),
+      ).toEqual(before);
       const keyOf = new Map(
         after.map((row) => [`${row.firm_id} ${row.email}`, (row.email_key as Buffer).toString()]),
       );
@@ -172,7 +187,14 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
       const oldIndexes = await indexes(db);
       const oldColumns = await columns(db);
 
-      const failure = await openDatabase({ url, poolSize: 1, connectTimeoutMs: 5_000 }).then(
+      // The failure this test expects goes to a list of its own instead of the test run's output.
+      const migrationLog: string[] = [];
+      const failure = await openDatabase({
+        url,
+        poolSize: 1,
+        connectTimeoutMs: 5_000,
+        logMigration: (message) => migrationLog.push(message),
+      }).then(
         () => undefined,
         (error: Error) => error,
       );
@@ -180,6 +202,7 @@ describe("migration 0002 (email_key) on a database of the previous version", () 
       expect(failure?.message).toContain(`firm "firm-0": ${[upper, lower].sort().join(", ")}`);
       expect(failure?.message).not.toContain(otherFirm as string);
       expect(failure?.message).not.toContain("@example.com");
+      expect(migrationLog).toContainEqual(expect.stringMatching(/^Migration "AddEmailKey\d+" failed/));
 
       expect(await migrationNames(db)).toEqual(["CreateContacts1764288000000"]);
       expect(await indexes(db)).toEqual(oldIndexes);

@@ -4,7 +4,7 @@ import { allClients, failure, type UpsertClient, type UpsertInit } from "../supp
 import { closeSqlPool, sql, uniqueFirm } from "../support/database.js";
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 
-// `npm test` runs a few seconds of this; `npm run test:chaos` sets CHAOS_SECONDS for the long form.
+// `npm test` runs a few seconds of this; `npm run test:long` sets CHAOS_SECONDS for the long form.
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 3);
 const WORKERS = 24;
 const KEYS = 6;

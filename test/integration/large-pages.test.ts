@@ -19,7 +19,7 @@ const run = promisify(execFile);
 
 const CONTACTS = 200;
 const CONCURRENT_PAGES = 20;
-// One round in CI; five under `npm run test:chaos` (CHAOS_SECONDS set).
+// One round in CI; five under `npm run test:long` (CHAOS_SECONDS set).
 const ROUNDS = process.env.CHAOS_SECONDS ? 5 : 1;
 const DEFAULT_GRPC_RECEIVE_LIMIT = 4 * 1024 * 1024;
 

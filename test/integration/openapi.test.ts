@@ -8,7 +8,7 @@ import { startTestApp, type TestApp } from "../support/app.js";
 import { closeSqlPool, uniqueFirm } from "../support/database.js";
 import { REPO_ROOT } from "../support/server-process.js";
 
-// The committed OpenAPI document (scripts/openapi.mjs; CI's check:openapi keeps it current): valid OpenAPI 3.1 by
+// The committed OpenAPI document (scripts/openapi.mjs; CI's npm run check:generated keeps it current): valid OpenAPI 3.1 by
 // a kept validator, served as it is at GET /openapi.json, and every operation in it reaches its RPC.
 
 type Json = Record<string, unknown>;

@@ -187,7 +187,7 @@ describe.each([0, 1])("request_id on UpsertContact (client %i)", (index) => {
       "UPDATE request_outcomes SET expire_time = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE firm_id = ? AND request_id = 'old'",
       [firmId],
     );
-    while ((await purgeRequestOutcomeBatch(sql, 100)) === 100);
+    while ((await purgeRequestOutcomeBatch(sql, 100)) > 0);
     expect((await outcomes(firmId)).map((o) => o.request_id.toString())).toEqual(["new"]);
     const reused = await client().upsert({ firmId, ...ANN, city: "Oslo", requestId: "old" });
     expect(reused.result).toBe(UpsertResult.UPDATED);

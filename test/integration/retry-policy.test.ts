@@ -18,7 +18,7 @@ import type { UpsertInit } from "../support/clients.js";
 import { closeSqlPool, storedContacts, uniqueFirm } from "../support/database.js";
 import { REPO_ROOT } from "../support/server-process.js";
 
-// The README's grpc-js service config, run as written against a server whose own transaction retry gives up
+// The grpc-js service config of docs/api.md ("Retrying from grpc-js"), run as written against a server whose own transaction retry gives up
 // after one attempt: concurrent creators of one new key then lose races with ABORTED, which the config retries.
 
 const PARALLEL = 24;
@@ -28,12 +28,10 @@ interface ServiceConfig {
   methodConfig: { name: { service: string; method: string }[]; retryPolicy: Record<string, unknown> }[];
 }
 
-async function readmeServiceConfig(): Promise<ServiceConfig> {
-  const readme = await readFile(path.join(REPO_ROOT, "README.md"), "utf8");
-  const match = /<!-- grpc-js-retry:start -->\n```json\n([\s\S]*?)```\n<!-- grpc-js-retry:end -->/.exec(
-    readme,
-  );
-  if (!match?.[1]) throw new Error("README has no grpc-js-retry block");
+async function documentedServiceConfig(): Promise<ServiceConfig> {
+  const page = await readFile(path.join(REPO_ROOT, "docs", "api.md"), "utf8");
+  const match = /<!-- grpc-js-retry:start -->\n```json\n([\s\S]*?)```\n<!-- grpc-js-retry:end -->/.exec(page);
+  if (!match?.[1]) throw new Error("docs/api.md has no grpc-js-retry block");
   return JSON.parse(match[1]) as ServiceConfig;
 }
 
@@ -118,7 +116,7 @@ async function serverAborted(url: string): Promise<number> {
 let app: TestApp;
 let config: ServiceConfig;
 beforeAll(async () => {
-  config = await readmeServiceConfig();
+  config = await documentedServiceConfig();
   app = await startTestApp(
     {},
     { retryPolicy: { maxAttempts: 1, maxUnavailableAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } },
@@ -129,7 +127,7 @@ afterAll(async () => {
   await closeSqlPool();
 });
 
-describe("the README's grpc-js retry policy", () => {
+describe("the grpc-js retry policy of docs/api.md", () => {
   it("names exactly the ContactService methods the proto declares idempotent or free of side effects", () => {
     const names = config.methodConfig.flatMap((c) => c.name);
     expect(new Set(names.map((n) => n.service))).toEqual(new Set([ContactService.typeName]));

@@ -21,6 +21,8 @@ export async function startTestApp(
     DATABASE_URL: TEST_DATABASE_URL,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     SHUTDOWN_GRACE_MS: "2000",
+    // DB_PIPELINE=off runs any test with each statement in its own round trip, as on a Galera cluster.
+    ...(process.env.DB_PIPELINE ? { DB_PIPELINE: process.env.DB_PIPELINE } : {}),
     ...env,
   });
   const retries: Record<DbFailure, number> = {

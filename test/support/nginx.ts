@@ -42,8 +42,15 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-/** Fills NGINX_TEMPLATE with a temporary prefix, two free ports and the instances, and runs nginx on it. */
-export async function startNginx(instances: readonly string[]): Promise<RunningNginx> {
+/**
+ * Fills NGINX_TEMPLATE with a temporary prefix, two free ports and the instances, and runs nginx on it.
+ * `directives` replaces the value of every occurrence of a directive (e.g. short read timeouts, so that a test
+ * can outlast them in seconds); each must occur in the template.
+ */
+export async function startNginx(
+  instances: readonly string[],
+  directives: Readonly<Record<string, string>> = {},
+): Promise<RunningNginx> {
   if (!NGINX) throw new Error(NGINX_MISSING);
   const prefix = await mkdtemp(join(tmpdir(), "contacts-nginx-"));
   // Started as root, nginx's workers run as an unprivileged user, which must reach the temp folders in the prefix
@@ -64,7 +71,7 @@ export async function startNginx(instances: readonly string[]): Promise<RunningN
       throw new Error(`${NGINX_TEMPLATE} has {{${name}}}, which the test does not fill`);
     return value;
   });
-  await writeFile(join(prefix, "nginx.conf"), config);
+  await writeFile(join(prefix, "nginx.conf"), withDirectives(config, directives));
   const child: ChildProcess = spawn(NGINX, ["-c", join(prefix, "nginx.conf"), "-p", prefix], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -96,6 +103,17 @@ export async function startNginx(instances: readonly string[]): Promise<RunningN
       await rm(prefix, { recursive: true, force: true });
     },
   };
+}
+
+/** The configuration with every occurrence of each directive given its new value. */
+function withDirectives(config: string, directives: Readonly<Record<string, string>>): string {
+  let result = config;
+  for (const [name, value] of Object.entries(directives)) {
+    const pattern = new RegExp(`^(\\s*${name}\\s+)[^;]+;`, "gm");
+    if (!pattern.test(result)) throw new Error(`${NGINX_TEMPLATE} has no ${name} directive to replace`);
+    result = result.replace(pattern, `$1${value};`);
+  }
+  return result;
 }
 
 /** A port free on the loopback interface now. */

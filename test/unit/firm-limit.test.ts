@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { OverloadedError } from "../../src/contacts/errors.js";
 import type { UpsertOutcome } from "../../src/contacts/upsert-outcome.js";
 import type { RawUpsertRequest } from "../../src/contacts/validate-upsert.js";
+import type { Coalescing } from "../../src/rpc/coalescing.js";
 import type { ContactUseCases } from "../../src/rpc/contact-service.js";
-import { type Coalescing, FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";
+import { FirmBusyError, type FirmLimits, limitFirms } from "../../src/rpc/firm-limit.js";
 
 /** A use case whose calls finish only when the test says so, recording the order in which they started. */
 function heldUseCase() {

@@ -38,7 +38,15 @@ describe("page tokens", () => {
 });
 
 describe("validateList", () => {
-  const raw = { firmId: " firm-1 ", pageSize: 0, pageToken: "", updatedAfter: undefined, showDeleted: false };
+  const raw = {
+    firmId: " firm-1 ",
+    pageSize: 0,
+    pageToken: "",
+    updatedAfter: undefined,
+    showDeleted: false,
+    filter: "",
+    orderBy: "",
+  };
 
   it.each([
     [0, 100],
@@ -57,7 +65,13 @@ describe("validateList", () => {
       key,
     );
     expect(start).toEqual({ time: new Date(1_700_000_000_123), id: null });
-    expect(s).toEqual({ firmId: "firm-1", updatedAfterMs: 1_700_000_000_123, showDeleted: false });
+    expect(s).toEqual({
+      firmId: "firm-1",
+      updatedAfterMs: 1_700_000_000_123,
+      showDeleted: false,
+      filter: "",
+      descending: false,
+    });
   });
 
   it("continues after a token's cursor", () => {
@@ -71,6 +85,9 @@ describe("validateList", () => {
     ["a forged token", { pageToken: "forged" }, ["pageToken"]],
     ["a time after 9999", { updatedAfter: { seconds: 253_402_300_800, nanos: 0 } }, ["updatedAfter"]],
     ["negative nanos", { updatedAfter: { seconds: 0, nanos: -1 } }, ["updatedAfter"]],
+    ["an unsupported filter", { filter: 'city = "Oslo"' }, ["filter"]],
+    ["a filter with showDeleted", { filter: 'name = "a*"', showDeleted: true }, ["filter"]],
+    ["an unsupported order", { orderBy: "email" }, ["orderBy"]],
   ])("%s is a violation naming %j", (_, given, fields) => {
     const change =
       "updatedAfter" in given
@@ -79,5 +96,49 @@ describe("validateList", () => {
     expect(() => validateList({ ...raw, ...change }, key)).toThrow(
       expect.objectContaining({ violations: fields.map((field) => expect.objectContaining({ field })) }),
     );
+  });
+});
+
+describe("validateList with filter and order", () => {
+  const raw = {
+    firmId: "firm-1",
+    pageSize: 0,
+    pageToken: "",
+    updatedAfter: undefined,
+    showDeleted: false,
+    filter: "",
+    orderBy: "",
+  };
+
+  it("newest first keeps updated_after as a lower bound and starts at the top", () => {
+    const listed = validateList(
+      { ...raw, orderBy: "update_time desc", updatedAfter: { seconds: 1_700_000_000n, nanos: 0 } },
+      key,
+    );
+    expect(listed).toMatchObject({ start: null, order: "desc", since: new Date(1_700_000_000_000) });
+  });
+
+  it("binds the token to the filter and the order: another filter or order refuses it", () => {
+    const listed = validateList({ ...raw, filter: 'name = "ann*"', orderBy: "update_time desc" }, key);
+    const token = writePageToken(key, listed.scope, cursor);
+    const same = { ...raw, filter: 'name="ann*"', orderBy: "update_time  DESC", pageToken: token };
+    expect(validateList(same, key).start).toEqual(cursor);
+    for (const other of [
+      { filter: 'name = "ann"' },
+      { filter: 'name = "anna*"' },
+      { filter: "" },
+      { orderBy: "" },
+      { orderBy: "update_time" },
+    ]) {
+      expect(() => validateList({ ...same, ...other }, key)).toThrow(
+        expect.objectContaining({ violations: [expect.objectContaining({ field: "pageToken" })] }),
+      );
+    }
+  });
+
+  it("a plain listing's token is the same with and without the new scope fields", () => {
+    const plain = { firmId: "firm-1", updatedAfterMs: null, showDeleted: false };
+    const token = writePageToken(key, plain, cursor);
+    expect(readPageToken(key, { ...plain, filter: "", descending: false }, token)).toEqual(cursor);
   });
 });

@@ -50,3 +50,14 @@ it("closes a pooled gRPC connection before the instance's idle GOAWAY would", ()
   const [grpcPool] = values("keepalive_timeout").map(milliseconds);
   expect(grpcPool).toBeLessThan(defaults.idleTimeoutMs);
 });
+
+it("outlasts several feed heartbeats (FEED_HEARTBEAT_MS), so a watch stream lives as long as its client wants", () => {
+  const reads = [...values("grpc_read_timeout"), ...values("proxy_read_timeout")].map(milliseconds);
+  for (const read of reads) expect(read).toBeGreaterThanOrEqual(4 * defaults.feedHeartbeatMs);
+});
+
+it("does not buffer responses on the HTTP/1.1 port: Connect and gRPC-Web streams reach the client as written", () => {
+  expect(values("proxy_buffering")).toEqual(["off"]);
+  // grpc_pass never buffers a response; proxy_pass would, unless told not to.
+  expect(values("proxy_pass")).toHaveLength(1);
+});

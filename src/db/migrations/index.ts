@@ -6,6 +6,7 @@ import { RequestIds } from "./0005-request-ids.js";
 import { AssignmentsColumn } from "./0006-assignments-column.js";
 import { BlobBytes } from "./0007-blob-bytes.js";
 import { ChangeFeedIndex } from "./0008-change-feed-index.js";
+import { ContactNameSearch } from "./0009-contact-name-search.js";
 
 /** Every migration, oldest first. Append; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AssignmentsColumn,
   BlobBytes,
   ChangeFeedIndex,
+  ContactNameSearch,
 ];
