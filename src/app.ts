@@ -26,6 +26,7 @@ import { limitFirms } from "./rpc/firm-limit.js";
 import { admitPages } from "./rpc/read-admission.js";
 import { type RunningServer, startServer } from "./server.js";
 import { admissionTracing } from "./tracing/admission-spans.js";
+import { tracedBatches } from "./tracing/background-spans.js";
 import { startTracing, type Tracing } from "./tracing/tracing.js";
 
 /** A running service: its server and database, closed together. */
@@ -194,8 +195,14 @@ async function startTracedApp(
       database.dataSource,
       { ...DEFAULT_PURGE, retentionDays: config.tombstoneRetentionDays },
       logger,
+      tracedBatches(tracing, "purge tombstones"),
     );
-    const requestOutcomePurge = startRequestOutcomePurge(database.dataSource, DEFAULT_PURGE, logger);
+    const requestOutcomePurge = startRequestOutcomePurge(
+      database.dataSource,
+      DEFAULT_PURGE,
+      logger,
+      tracedBatches(tracing, "purge request ids"),
+    );
     return {
       server,
       databaseVersion: database.serverVersion,

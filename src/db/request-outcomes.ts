@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import type { ContactStore } from "../contacts/contact-store.js";
 import type { RequestKey } from "../contacts/request-key.js";
 import type { Logger } from "../logger.js";
+import type { BatchRunner } from "../tracing/background-spans.js";
 import { TICK } from "./firm-clock.js";
 import type { PipelinedTransaction } from "./pipelined-transaction.js";
 import { type PurgeOptions, startPurgeLoop, type TombstonePurge } from "./tombstone-purge.js";
@@ -81,11 +82,13 @@ export function startRequestOutcomePurge(
   dataSource: DataSource,
   options: Omit<PurgeOptions, "retentionDays">,
   logger: Logger,
+  runBatch?: BatchRunner,
 ): TombstonePurge {
   return startPurgeLoop(
     () => purgeRequestOutcomeBatch((sql, params) => dataSource.query(sql, params), options.batchSize),
     options,
     (purged) => logger.info({ purged }, "purged expired request ids"),
     (error) => logger.warn({ err: { message: error.message } }, "request id purge failed; retrying later"),
+    runBatch,
   );
 }

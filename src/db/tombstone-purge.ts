@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DataSource } from "typeorm";
 import type { Logger } from "../logger.js";
+import type { BatchRunner } from "../tracing/background-spans.js";
 
 /** How the background purge paces itself. */
 export interface PurgeOptions {
@@ -83,25 +84,29 @@ export function startTombstonePurge(
   dataSource: DataSource,
   options: PurgeOptions,
   logger: Logger,
+  runBatch?: BatchRunner,
 ): TombstonePurge {
   return startPurgeLoop(
     () => purgeTombstoneBatch(dataSource, options.retentionDays, options.batchSize),
     options,
     (purged) => logger.info({ purged, retentionDays: options.retentionDays }, "purged tombstones"),
     (error) => logger.warn({ err: { message: error.message } }, "tombstone purge failed; retrying later"),
+    runBatch,
   );
 }
 
 /**
  * The loop of a background purge: `purgeBatch` deletes at most batchSize rows of one firm and returns how many;
  * a pass repeats it (pausing between batches) until a batch deletes nothing, then sleeps intervalMs. A short
- * batch does not end the pass: it may only mean that firm had no more.
+ * batch does not end the pass: it may only mean that firm had no more. `runBatch` runs each batch (tracing
+ * gives each a span).
  */
 export function startPurgeLoop(
   purgeBatch: () => Promise<number>,
   options: Omit<PurgeOptions, "retentionDays">,
   onPurged: (purged: number) => void,
   onError: (error: Error) => void,
+  runBatch: BatchRunner = (batch) => batch(),
 ): TombstonePurge {
   const stopping = new AbortController();
   const loop = (async () => {
@@ -109,7 +114,7 @@ export function startPurgeLoop(
       try {
         let purged = 0;
         for (;;) {
-          const deleted = await purgeBatch();
+          const deleted = await runBatch(purgeBatch);
           purged += deleted;
           if (deleted === 0 || stopping.signal.aborted) break;
           await sleep(options.pauseMs, undefined, { signal: stopping.signal });

@@ -47,7 +47,6 @@ export function tracedDataSource(dataSource: DataSource, tracing: Tracing): Data
                 attributes: {
                   ...common,
                   "db.query.text": statementShape(sql),
-                  "db.statement": statementShape(sql),
                   ...(statements.length > 1 && { "db.operation.batch.size": statements.length }),
                 },
               },

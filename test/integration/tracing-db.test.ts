@@ -69,15 +69,22 @@ describe("traced transactions", () => {
     const app = await startTracedApp(receiver, { DB_POOL_SIZE: "1" });
     apps.push(app);
     const client = connectProtoH2(app.server.url);
-    const firmId = uniqueFirm("tr-group");
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        client.upsert({ firmId, email: `g${i}@example.com`, firstName: "G", lastName: "R" }),
-      ),
-    );
-    const group = await receiver.waitFor(
-      (s) => s.name === "coalesced upserts" && s.attributes["contacts.firm_id"] === firmId,
-    );
+    // Calls that arrive while the connection is busy wait, and coalesce; a burst of 20 nearly always has some.
+    let firmId = "";
+    let group: ReceivedSpan | undefined;
+    for (let burst = 0; burst < 5 && group === undefined; burst++) {
+      firmId = uniqueFirm("tr-group");
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          client.upsert({ firmId, email: `g${i}@example.com`, firstName: "G", lastName: "R" }),
+        ),
+      );
+      const id = firmId;
+      group = await receiver
+        .waitFor((s) => s.name === "coalesced upserts" && s.attributes["contacts.firm_id"] === id, 3_000)
+        .catch(() => undefined);
+    }
+    if (group === undefined) throw new Error("no burst of 20 calls coalesced");
     expect(group.parentSpanId).toBe("");
     expect(group.attributes["contacts.coalesced.calls"]).toBe(group.links.length);
     expect(group.links.length).toBeGreaterThan(1);

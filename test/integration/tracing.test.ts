@@ -141,3 +141,26 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT set, every call is a server span expo
     expect(line).toMatchObject({ requestId: "req-tracing-1", trace_id: traceId, span_id: span.spanId });
   });
 });
+
+describe("with tracing off", () => {
+  it("exports nothing and logs no trace ids, even for a call that sends traceparent", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const off = await startTracedApp(receiver, { OTEL_SDK_DISABLED: "true" }, lines);
+    try {
+      const firmId = uniqueFirm("tr-off");
+      const response = await fetch(`${off.server.url}/contacts.v1.ContactService/UpsertContact`, {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: `00-${hex(16)}-${hex(8)}-01` },
+        body: JSON.stringify({ firmId, email: "off@example.com", firstName: "O", lastName: "F" }),
+      });
+      expect(response.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.spans.filter((s) => s.attributes["contacts.firm_id"] === firmId)).toEqual([]);
+      const line = lines.find((l) => l.msg === "call" && l.firm === firmId);
+      expect(line).toBeDefined();
+      expect(line).not.toHaveProperty("trace_id");
+    } finally {
+      await off.close();
+    }
+  });
+});
