@@ -380,7 +380,7 @@ describe.skipIf(SKIP !== undefined)("the service on a three-node Galera cluster"
         await node1.start({ recover: true });
         await node1.synced(3);
         figure("rejoin seconds (recover, IST, synced)", (Date.now() - rejoinStarted) / 1000);
-        await sleep(10_000); // haproxy's rise (3 checks of 500 ms), then traffic on node 1
+        await sleep(10_000); // haproxy's rise (3 checks a second apart), then traffic on node 1
       })(),
     );
     figure("rejoin under load", { acknowledged: rejoined.acks.length, errors: rejoined.errors });
