@@ -116,7 +116,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const cluster = await detectCluster(bootstrap);
     // The lock's own reads must see the other nodes' claims, and the migrations' reads their DDL.
     if (cluster.galera) await bootstrap.query(CLUSTER_SESSION_SETUP[0] as string);
-    const release = await takeMigrationLock(bootstrap, cluster.galera);
+    const release = await takeMigrationLock(bootstrap, cluster.galera, url.database);
     const dataSource = new DataSource({
       // TypeORM's "mysql" driver emits FOR SHARE/NOWAIT syntax for versions MariaDB rejects.
       type: flavor,

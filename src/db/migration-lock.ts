@@ -27,11 +27,13 @@ export const MIGRATION_LOCK_TIMING: MigrationLockTiming = Object.freeze({
  * GET_LOCK holds on one node only, so two instances on two nodes would migrate at once ("Table already exists"):
  * there the lock is a row of `service_locks`, written by a replicated INSERT with a lease, which a certification
  * conflict between two nodes settles (the loser gets 1213 and tries again). The table is made here, not by a
- * migration, because it must exist before the migrations run.
+ * migration, because it must exist before the migrations run. `database` is the service's database, in which the
+ * row is kept (the connection need not have it selected).
  */
 export async function takeMigrationLock(
   connection: Queryable,
   cluster: boolean,
+  database: string,
   timing: MigrationLockTiming = MIGRATION_LOCK_TIMING,
 ): Promise<() => Promise<void>> {
   if (!cluster) {
@@ -44,24 +46,25 @@ export async function takeMigrationLock(
       await connection.query("SELECT RELEASE_LOCK(?)", [LOCK_NAME]).catch(() => undefined);
     };
   }
+  const table = `\`${database.replaceAll("`", "``")}\`.service_locks`;
   await connection.query(
-    "CREATE TABLE IF NOT EXISTS service_locks (name VARCHAR(64) NOT NULL PRIMARY KEY, " +
+    `CREATE TABLE IF NOT EXISTS ${table} (name VARCHAR(64) NOT NULL PRIMARY KEY, ` +
       "holder CHAR(36) NOT NULL, expires_at DATETIME(3) NOT NULL) ENGINE=InnoDB",
   );
   const holder = randomUUID();
   const deadline = Date.now() + timing.waitMs;
-  while (!(await claim(connection, holder, timing.leaseMs))) {
+  while (!(await claim(connection, table, holder, timing.leaseMs))) {
     if (Date.now() > deadline) throw lockTimeout(timing);
     await sleep(timing.pollMs);
   }
   const renewal = setInterval(() => {
-    claim(connection, holder, timing.leaseMs).catch(() => undefined);
+    claim(connection, table, holder, timing.leaseMs).catch(() => undefined);
   }, timing.leaseMs / 3);
   renewal.unref();
   return async () => {
     clearInterval(renewal);
     await connection
-      .query("DELETE FROM service_locks WHERE name = ? AND holder = ?", [LOCK_NAME, holder])
+      .query(`DELETE FROM ${table} WHERE name = ? AND holder = ?`, [LOCK_NAME, holder])
       .catch(() => undefined);
   };
 }
@@ -70,10 +73,15 @@ export async function takeMigrationLock(
  * Takes the lock row if it is free or expired, or extends it if `holder` has it; true when `holder` has it now.
  * The assignments run left to right: expires_at is extended only when holder is (now) ours.
  */
-async function claim(connection: Queryable, holder: string, leaseMs: number): Promise<boolean> {
+async function claim(
+  connection: Queryable,
+  table: string,
+  holder: string,
+  leaseMs: number,
+): Promise<boolean> {
   try {
     await connection.query(
-      "INSERT INTO service_locks (name, holder, expires_at) VALUES (?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND) " +
+      `INSERT INTO ${table} (name, holder, expires_at) VALUES (?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND) ` +
         "ON DUPLICATE KEY UPDATE holder = IF(expires_at < UTC_TIMESTAMP(3), VALUES(holder), holder), " +
         "expires_at = IF(holder = VALUES(holder), VALUES(expires_at), expires_at)",
       [LOCK_NAME, holder, leaseMs / 1000],
@@ -83,9 +91,9 @@ async function claim(connection: Queryable, holder: string, leaseMs: number): Pr
     if (classifyDbError(error) === "other") throw error;
     return false;
   }
-  const [[row]] = (await connection.query("SELECT holder FROM service_locks WHERE name = ?", [
-    LOCK_NAME,
-  ])) as [{ holder: string }[]];
+  const [[row]] = (await connection.query(`SELECT holder FROM ${table} WHERE name = ?`, [LOCK_NAME])) as [
+    { holder: string }[],
+  ];
   return row?.holder === holder;
 }
 

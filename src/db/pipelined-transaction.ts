@@ -10,7 +10,8 @@ type Params = readonly unknown[];
  * One transaction on one pooled connection, sent in as few round trips as the protocol allows. On this service's
  * hot path the cost of a statement is mostly its round trip (a socket write and a wake-up on each side), not
  * the statement: START TRANSACTION travels with the first read, and the writes travel with COMMIT, so an upsert
- * takes two round trips instead of four or five.
+ * takes two round trips instead of four or five. On a Galera cluster that is unsafe, and every statement travels
+ * alone (see `apart`).
  */
 export interface PipelinedTransaction {
   /** Runs a statement now and returns its rows. */
@@ -73,7 +74,7 @@ export interface KeyClaims {
  * the one a commit would have taken at that moment, see peekTick). Waits at most
  * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
- * With `onePacket` false (a Galera cluster, see commitPackets) each statement travels alone, COMMIT included.
+ * With `onePacket` false (a Galera cluster, see `apart`) each statement travels alone, COMMIT included.
  */
 export async function runPipelined<T>(
   dataSource: DataSource,

@@ -2,11 +2,20 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Connection } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
 import { UpsertResult } from "../../gen/contacts/v1/contact_service_pb.js";
+import { parseDatabaseUrl } from "../../src/db/database.js";
 import { detectCluster } from "../../src/db/galera.js";
 import { takeMigrationLock } from "../../src/db/migration-lock.js";
 import { startTestApp } from "../support/app.js";
 import { grpcJsClient } from "../support/clients.js";
-import { closeSqlPool, openTestConnection, storedContacts, uniqueFirm } from "../support/database.js";
+import {
+  closeSqlPool,
+  openTestConnection,
+  storedContacts,
+  TEST_DATABASE_URL,
+  uniqueFirm,
+} from "../support/database.js";
+
+const DATABASE = parseDatabaseUrl(TEST_DATABASE_URL).database;
 
 // What the Galera support does on the plain server the suite runs against: the cluster test
 // (galera.test.ts, GALERA=1) shows the same code on three nodes.
@@ -67,9 +76,9 @@ describe("the cluster-wide migration lock (a leased row)", () => {
 
   it("a second instance waits until the first releases it", async () => {
     const [a, b] = [await connection(), await connection()];
-    const releaseA = await takeMigrationLock(a, true, timing);
+    const releaseA = await takeMigrationLock(a, true, DATABASE, timing);
     let bHasIt = false;
-    const taking = takeMigrationLock(b, true, timing).then((release) => {
+    const taking = takeMigrationLock(b, true, DATABASE, timing).then((release) => {
       bHasIt = true;
       return release;
     });
@@ -83,10 +92,10 @@ describe("the cluster-wide migration lock (a leased row)", () => {
 
   it("a holder that stopped renewing (crashed) loses it once its lease ends", async () => {
     const [a, b] = [await connection(), await connection()];
-    await takeMigrationLock(a, true, timing);
+    await takeMigrationLock(a, true, DATABASE, timing);
     await a.end(); // the renewals now fail, as a dead instance's would
     const started = Date.now();
-    const release = await takeMigrationLock(b, true, timing);
+    const release = await takeMigrationLock(b, true, DATABASE, timing);
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThan(timing.leaseMs / 3);
     expect(waited).toBeLessThan(timing.leaseMs + 2_000);
@@ -95,8 +104,8 @@ describe("the cluster-wide migration lock (a leased row)", () => {
 
   it("gives up after waitMs with a message saying why", async () => {
     const [a, b] = [await connection(), await connection()];
-    const release = await takeMigrationLock(a, true, timing);
-    await expect(takeMigrationLock(b, true, { ...timing, waitMs: 300 })).rejects.toThrow(
+    const release = await takeMigrationLock(a, true, DATABASE, timing);
+    await expect(takeMigrationLock(b, true, DATABASE, { ...timing, waitMs: 300 })).rejects.toThrow(
       /another instance held the migration lock for more than 300 ms/,
     );
     await release();

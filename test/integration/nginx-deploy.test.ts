@@ -8,11 +8,11 @@ import { freePort, NGINX_MISSING, type RunningNginx, startNginx } from "../suppo
 import { type ServerProcess, spawnServer } from "../support/server-process.js";
 import { grpcJsWatch } from "../support/watch.js";
 
-// A long test (three instances, nginx, a minute of restarts): `npm run test:chaos` runs it for CHAOS_SECONDS.
+// A long test (three instances, nginx, a minute of restarts): `npm run test:long` runs it for CHAOS_SECONDS.
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 0);
 const WORKERS_PER_CLIENT = 8;
 const SKIP =
-  NGINX_MISSING ?? (SECONDS > 0 ? undefined : "a long test: runs in npm run test:chaos (CHAOS_SECONDS)");
+  NGINX_MISSING ?? (SECONDS > 0 ? undefined : "a long test: runs in npm run test:long (CHAOS_SECONDS)");
 
 if (SKIP) console.warn(`skipped nginx-deploy.test.ts: ${SKIP}`);
 

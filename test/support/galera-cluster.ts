@@ -66,6 +66,27 @@ export interface GaleraCluster {
   stop(): Promise<void>;
 }
 
+/** Resolves once haproxy hands a connection to a node that answers (its checks passed), within 60 s. */
+async function throughHaproxy(port: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const connection = await createConnection({
+        host: "127.0.0.1",
+        port,
+        user: "root",
+        connectTimeout: 2_000,
+      });
+      await connection.query("SELECT 1");
+      await connection.end();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`haproxy on ${port} passes no connection: ${String(error)}`);
+      await sleep(500);
+    }
+  }
+}
+
 /** The mysql user's ids when this process runs as root, else undefined (the nodes run as this user). */
 async function nodeOwner(): Promise<{ name: string; uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
@@ -227,8 +248,7 @@ export async function startGaleraCluster(
       }),
     );
     haproxy = spawn(findBinary("haproxy") as string, ["-f", haproxyCfg, "-db"], { stdio: "ignore" });
-    // The checks need `rise` passes before a node takes traffic.
-    await sleep(2_500);
+    await throughHaproxy(haproxyPort);
     return {
       nodes,
       dir,
