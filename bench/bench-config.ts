@@ -29,7 +29,7 @@ export interface BenchConfig {
    * "single" every row but the batch ones.
    */
   readonly only: "all" | "batch" | "single";
-  /** Let the database's background threads go quiet before and after each row (db CPU per call, see README). */
+  /** Let the database's background threads go quiet before and after each row (db CPU per call, see bench/README.md). */
   readonly settle: boolean;
   /** Path of the results without extension; .json and .svg are written. */
   readonly resultsBase: string;

@@ -71,7 +71,7 @@ describe("SIGTERM during a burst of calls over gRPC and Connect", () => {
           codes.OK = (codes.OK ?? 0) + 1;
         } catch (error) {
           const { code, message } = await failure(Promise.reject(error));
-          // The README promises UNAVAILABLE (safe to retry), and for connect-node over h2c also INTERNAL
+          // docs/operating.md promises UNAVAILABLE (safe to retry), and for connect-node over h2c also INTERNAL
           // "NGHTTP2_REFUSED_STREAM": a request its nghttp2 session had queued, unsent, when the GOAWAY came,
           // refused locally. It stays a legitimate outcome only if the call left nothing behind.
           const h2Refused =

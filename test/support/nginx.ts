@@ -7,7 +7,7 @@ import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "./server-process.js";
 
-/** The nginx configuration the README shows, with {{NAME}} placeholders. */
+/** The nginx configuration docs/operating.md shows, with {{NAME}} placeholders. */
 export const NGINX_TEMPLATE = join(REPO_ROOT, "deploy/nginx.conf.template");
 
 function findNginx(): string | undefined {

@@ -14,7 +14,7 @@ type Json = Record<string, unknown>;
 /** The comment of a descriptor in the .proto source ("" when it has none, or the descriptors carry none). */
 export type CommentsOf = (desc: DescService | DescMethod | DescMessage | DescField) => string;
 
-/** The rule for enum values on the REST routes, stated once for the document and the README. */
+/** The rule for enum values on the REST routes, stated once for the document and docs/api.md. */
 export const REST_ENUM_RULE =
   "Enum values on these routes are the proto value name without the enum's prefix, in lower case " +
   '(UPSERT_RESULT_CREATED is "created", MATCH_KEY_TRACKING_ID is "tracking_id"); requests may use either form.';
