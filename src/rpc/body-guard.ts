@@ -35,7 +35,7 @@ export const releaseBodyKey = createContextKey<() => void>(() => undefined, { de
 
 /**
  * Meters the body of one call against `budget` and, for an uncompressed Connect JSON body, scans its nesting as
- * it arrives. With a content-length the whole body is taken from the budget before a byte is read, and the call
+ * it arrives. With a content-length (up to `maxDeclared`) the whole body is taken from the budget before a byte is read, and the call
  * is refused at once when it does not fit; without one, each chunk is taken as it arrives. Either way the call
  * fails with RESOURCE_EXHAUSTED and a RetryInfo detail, and a body nested deeper than its schema allows with
  * INVALID_ARGUMENT as soon as the offending bracket arrives, so the rest is never buffered. The share is handed
@@ -45,6 +45,7 @@ export function guardBody(
   method: DescMethod,
   request: UniversalServerRequest,
   budget: BodyBudget,
+  maxDeclared: number,
 ): { refusal: ConnectError | undefined; release: () => void } {
   let taken = 0;
   let released = false;
@@ -60,11 +61,17 @@ export function guardBody(
       RETRY_DELAY_MS.overload,
     );
   const declared = Number(request.header.get("content-length") ?? Number.NaN);
-  const sized = Number.isSafeInteger(declared) && declared >= 0;
+  // A declared length past what the method may read is a lie or a mistake: reserving it would let one request
+  // hold the whole budget while its connection lives, so such a body is metered as it arrives, like a chunked one
+  // (and refused by the method's own limit as it is read).
+  const sized = Number.isSafeInteger(declared) && declared >= 0 && declared <= maxDeclared;
   if (sized) {
     if (!budget.tryTake(declared)) return { refusal: busy(), release };
     taken = declared;
   }
+  // A client that leaves mid-body (a reset stream, a closed socket) hands its share back then, not later.
+  if (request.signal.aborted) release();
+  else request.signal.addEventListener("abort", release, { once: true });
   const scan = isPlainJson(request) ? depthScanner(jsonDepthLimit(method.input)) : undefined;
   const check = (chunk: Uint8Array): ConnectError | undefined => {
     if (!sized && !released) {

@@ -196,6 +196,9 @@ function withMethodOptions(
   return limited;
 }
 
+/** A gRPC or Connect streaming body frames its message with 5 bytes more than the message's own limit. */
+const GRPC_ENVELOPE_BYTES = 5;
+
 /**
  * Runs `admit`, the body budget and caps deadlines before connect-es sees the request. A refused call's body is
  * replaced by one that fails with the refusal on first read, so connect-es answers it in the call's own
@@ -207,7 +210,12 @@ function admitting(handler: UniversalHandler, options: NodeHandlerOptions): Univ
     let refusal = options.admit?.(handler.method, request);
     let release = (): void => undefined;
     if (!refusal && options.bodyBudget) {
-      ({ refusal, release } = guardBody(handler.method, request, options.bodyBudget));
+      ({ refusal, release } = guardBody(
+        handler.method,
+        request,
+        options.bodyBudget,
+        options.requestLimit(handler.method) + GRPC_ENVELOPE_BYTES,
+      ));
       request.contextValues = (request.contextValues ?? createContextValues()).set(releaseBodyKey, release);
     }
     if (!refusal) return handler(request).finally(release);
