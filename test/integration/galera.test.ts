@@ -377,8 +377,9 @@ describe.skipIf(SKIP !== undefined)("the service on a three-node Galera cluster"
       urls,
       firmId,
       (async () => {
+        // Waits that fit in the test's own timeout, so a rejoin that stalls fails with node 1's error log.
         await node1.start({ recover: true });
-        await node1.synced(3);
+        await node1.synced(3, 150_000);
         figure("rejoin seconds (recover, IST, synced)", (Date.now() - rejoinStarted) / 1000);
         await sleep(10_000); // haproxy's rise (3 checks a second apart), then traffic on node 1
       })(),

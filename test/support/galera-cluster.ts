@@ -152,7 +152,7 @@ export async function startGaleraCluster(
           // A node killed mid-write has no saved position (seqno -1): recover it from InnoDB, so that it
           // catches up by IST (the writes it missed) instead of a full SST.
           await run(mariadbd, [...args, "--wsrep-recover", `--log-error=${nodeDir}/recover.log`], {
-            timeout: 120_000,
+            timeout: 60_000,
           });
           const log = await readFile(join(nodeDir, "recover.log"), "utf8");
           const position = /Recovered position:\s*(\S+:-?\d+)/.exec(log)?.[1];
