@@ -1,6 +1,12 @@
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger, type Logger } from "./logger.js";
+import {
+  closeLogDestination,
+  createLogger,
+  type LogDestination,
+  type Logger,
+  stdoutDestination,
+} from "./logger.js";
 
 // The only impure entry point: reads the environment, owns the process and its signals.
 async function main(): Promise<void> {
@@ -12,8 +18,13 @@ async function main(): Promise<void> {
     process.stderr.write(`contacts: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
-  exitOnDefect(logger);
+  const destination = stdoutDestination();
+  const logger = createLogger(config.logLevel, destination);
+  // Log lines are written asynchronously: every exit below first writes out the ones still buffered.
+  const exit = (code: number) => {
+    void closeLogDestination(destination).then(() => process.exit(code));
+  };
+  exitOnDefect(logger, destination);
   let app: Awaited<ReturnType<typeof startApp>>;
   try {
     app = await startApp(config, logger);
@@ -21,7 +32,7 @@ async function main(): Promise<void> {
     // One readable line naming the cause; the stack, for a bug rather than a setting, only at LOG_LEVEL=debug.
     logger.debug({ err: error }, "start-up failure");
     process.stderr.write(`contacts: cannot start: ${oneLine(error)}\n`);
-    process.exit(1);
+    return exit(1);
   }
   logger.info(
     {
@@ -47,10 +58,13 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down");
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info("stopped");
+        exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -60,11 +74,17 @@ async function main(): Promise<void> {
 
 /**
  * An uncaught exception or unhandled rejection is a bug, and Node's state after one is undefined: log it as one
- * `fatal` JSON line (pino writes to stdout synchronously, so the line is out before the exit) and exit non-zero.
+ * `fatal` JSON line, write out every buffered line synchronously (the event loop is not trusted to run again),
+ * and exit non-zero.
  */
-function exitOnDefect(logger: Logger): void {
+function exitOnDefect(logger: Logger, destination: LogDestination): void {
   const fatal = (origin: string) => (error: unknown) => {
     logger.fatal({ err: error, origin }, `${origin}: exiting`);
+    try {
+      destination.flushSync();
+    } catch {
+      // Nothing more can be written (a closed or broken stdout): exit all the same.
+    }
     process.exit(70); // EX_SOFTWARE: an internal error, told apart from a bad setting (2) or a failed start (1)
   };
   process.on("uncaughtException", fatal("uncaughtException"));
