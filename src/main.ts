@@ -1,12 +1,6 @@
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import {
-  closeLogDestination,
-  createLogger,
-  type LogDestination,
-  type Logger,
-  stdoutDestination,
-} from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 
 // The only impure entry point: reads the environment, owns the process and its signals.
 async function main(): Promise<void> {
@@ -18,13 +12,8 @@ async function main(): Promise<void> {
     process.stderr.write(`contacts: ${error.message}\n`);
     process.exit(2);
   }
-  const destination = stdoutDestination();
-  const logger = createLogger(config.logLevel, destination);
-  // Log lines are written asynchronously: every exit below first writes out the ones still buffered.
-  const exit = (code: number) => {
-    void closeLogDestination(destination).then(() => process.exit(code));
-  };
-  exitOnDefect(logger, destination);
+  const logger = createLogger(config.logLevel);
+  exitOnDefect(logger);
   let app: Awaited<ReturnType<typeof startApp>>;
   try {
     app = await startApp(config, logger);
@@ -32,7 +21,7 @@ async function main(): Promise<void> {
     // One readable line naming the cause; the stack, for a bug rather than a setting, only at LOG_LEVEL=debug.
     logger.debug({ err: error }, "start-up failure");
     process.stderr.write(`contacts: cannot start: ${oneLine(error)}\n`);
-    return exit(1);
+    process.exit(1);
   }
   logger.info(
     {
@@ -58,13 +47,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down");
     app.close().then(
-      () => {
-        logger.info("stopped");
-        exit(0);
-      },
+      () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        exit(1);
+        process.exit(1);
       },
     );
   };
@@ -74,17 +60,11 @@ async function main(): Promise<void> {
 
 /**
  * An uncaught exception or unhandled rejection is a bug, and Node's state after one is undefined: log it as one
- * `fatal` JSON line, write out every buffered line synchronously (the event loop is not trusted to run again),
- * and exit non-zero.
+ * `fatal` JSON line (pino writes to stdout synchronously, so the line is out before the exit) and exit non-zero.
  */
-function exitOnDefect(logger: Logger, destination: LogDestination): void {
+function exitOnDefect(logger: Logger): void {
   const fatal = (origin: string) => (error: unknown) => {
     logger.fatal({ err: error, origin }, `${origin}: exiting`);
-    try {
-      destination.flushSync();
-    } catch {
-      // Nothing more can be written (a closed or broken stdout): exit all the same.
-    }
     process.exit(70); // EX_SOFTWARE: an internal error, told apart from a bad setting (2) or a failed start (1)
   };
   process.on("uncaughtException", fatal("uncaughtException"));

@@ -1,28 +1,12 @@
 import { ASSIGNMENT_KINDS, type AssignmentChange } from "./assignments.js";
 import type { BatchItemResult } from "./batch-types.js";
 import type { Contact } from "./contact.js";
-import { DATA_FIELDS } from "./fields.js";
 import type { FieldChange, HistoryEntry } from "./history-entry.js";
 import { fieldsWithValue } from "./upsert-outcome.js";
 
-const snakeCase = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-// Computed once: every call's history and answer name its changed fields, a regex per field each time otherwise.
-const PROTO_FIELD_NAMES: ReadonlyMap<string, string> = new Map(
-  [
-    "id",
-    "firmId",
-    "trackingId",
-    "email",
-    ...DATA_FIELDS,
-    ...ASSIGNMENT_KINDS,
-    "createTime",
-    "updateTime",
-  ].map((field) => [field, snakeCase(field)]),
-);
-
 /** A contact field's name in the contract: proto field names are snake_case, ours lowerCamelCase. */
-export const protoFieldName = (field: string): string => PROTO_FIELD_NAMES.get(field) ?? snakeCase(field);
+export const protoFieldName = (field: string): string =>
+  field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 type ValueField = Exclude<keyof Contact, "clientIds" | "investmentEntityIds" | "createTime" | "updateTime">;
 

@@ -1,4 +1,4 @@
-import { type DataSource, QueryFailedError, type QueryRunner } from "typeorm";
+import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { waitedTooLong } from "../contacts/errors.js";
 import { commitTrips, type Queued } from "./commit-trips.js";
@@ -74,9 +74,7 @@ export interface KeyClaims {
  * the one a commit would have taken at that moment, see peekTick). Waits at most
  * `queueTimeoutMs` for a pooled connection, then fails with OverloadedError (nothing sent). Needs a connection
  * with multipleStatements on; every statement here is a constant with `?` placeholders, escaped by the driver.
- * With `onePacket` false (a Galera cluster, see `apart`) each statement travels alone, COMMIT included. With
- * `direct` (the default), round trips go straight to the runner's pooled mysql2 connection (see `driverQuery`);
- * false sends them through the runner's `query`, for a wrapped runner (tracing's spans).
+ * With `onePacket` false (a Galera cluster, see `apart`) each statement travels alone, COMMIT included.
  */
 export async function runPipelined<T>(
   dataSource: DataSource,
@@ -85,15 +83,12 @@ export async function runPipelined<T>(
   queueTimeoutMs = Number.POSITIVE_INFINITY,
   dryRun = false,
   onePacket = true,
-  direct = true,
 ): Promise<Committed<T>> {
   const runner = dataSource.createQueryRunner("master");
   if (!(await connectWithin(runner, queueTimeoutMs, signal))) {
     signal?.throwIfAborted();
     throw waitedTooLong(queueTimeoutMs);
   }
-  const query =
-    (direct && driverQuery(runner)) || ((sql: string, params: unknown[]) => runner.query(sql, params));
   let begun = false;
   let firm: string | undefined;
   const claims: [string, Params][] = [];
@@ -113,7 +108,7 @@ export async function runPipelined<T>(
     const results: unknown[] = [];
     for (const packet of onePacket ? [sent] : apart(sent)) {
       if (results.length > 0) signal?.throwIfAborted();
-      const result = await query(
+      const result = await runner.query(
         packet.map(([sql]) => sql).join("; "),
         packet.flatMap(([, params]) => params),
       );
@@ -222,37 +217,6 @@ function apart(statements: readonly Queued[]): Queued[][] {
   if (second === undefined) return [[first]];
   const leading = first[0] === "START TRANSACTION" ? [[first, second]] : [[first], [second]];
   return [...leading, ...rest.map((statement) => [statement])];
-}
-
-/** The callback API of a mysql2 connection: what a TypeORM MysqlQueryRunner holds once connected. */
-interface DriverConnection {
-  query(sql: string, params: unknown[], done: (error: Error | null, rows: unknown) => void): void;
-}
-
-/**
- * A round trip on the runner's own pooled mysql2 connection, through the driver's callback API: the result and
- * the error (wrapped in TypeORM's QueryFailedError, as the runner's `query` wraps it) are the runner's, without
- * what its `query` does per call for features this service does not use (a new promise wrapper of the connection
- * from mysql2's `.promise()`, an event broadcast, a QueryResult, a copy of the rows): 2 to 3.5% of the server's
- * busy time in the issue 22 profile. Undefined if the runner holds no such connection (another driver).
- */
-function driverQuery(
-  runner: QueryRunner,
-): ((sql: string, params: unknown[]) => Promise<unknown>) | undefined {
-  const connection = (runner as { databaseConnection?: Partial<DriverConnection> }).databaseConnection;
-  if (typeof connection?.query !== "function") return undefined;
-  const driver = connection as DriverConnection;
-  return (sql, params) =>
-    new Promise((resolve, reject) => {
-      if (runner.isReleased) {
-        reject(new Error("the transaction's connection was already released"));
-        return;
-      }
-      driver.query(sql, params, (error, rows) => {
-        if (error) reject(new QueryFailedError(sql, params, error));
-        else resolve(rows);
-      });
-    });
 }
 
 function checkedTick(row: { tick: unknown } | undefined): Date {

@@ -69,7 +69,6 @@ export function createTransact(dataSource: DataSource, options: TransactOptions 
           queueTimeoutMs,
           mode.dryRun,
           onePacket,
-          !tracing, // a traced runner's spans wrap its own query
         );
       try {
         return await untilAborted(tracing ? inAttemptSpan(tracing, attempt, run) : run(), signal);

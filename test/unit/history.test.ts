@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ContactSchema } from "../../gen/contacts/v1/contact_pb.js";
 import { batchUpsertContacts } from "../../src/contacts/batch-upsert.js";
 import type { Contact } from "../../src/contacts/contact.js";
 import type { ContactStore, Transact } from "../../src/contacts/contact-store.js";
 import { OPTIONAL_FIELDS } from "../../src/contacts/fields.js";
-import {
-  assignmentEntry,
-  batchEntries,
-  createdEntry,
-  protoFieldName,
-  updatedEntry,
-} from "../../src/contacts/history.js";
+import { assignmentEntry, batchEntries, createdEntry, updatedEntry } from "../../src/contacts/history.js";
 import type { HistoryEntry } from "../../src/contacts/history-entry.js";
 import { validateChanges } from "../../src/contacts/list-contact-changes.js";
 import { planBatchUpsert, validateBatchItems } from "../../src/contacts/plan-batch-upsert.js";
@@ -241,12 +234,5 @@ describe("commit round trips", () => {
       ["claim"],
       ["tick1", "tick2", "w1", "read"],
     ]);
-  });
-});
-
-describe("protoFieldName", () => {
-  it("names every Contact field as the contract does, from the precomputed table or not", () => {
-    for (const field of ContactSchema.fields) expect(protoFieldName(field.localName)).toBe(field.name);
-    expect(protoFieldName("someNewField")).toBe("some_new_field");
   });
 });
