@@ -205,17 +205,13 @@ const GRPC_ENVELOPE_BYTES = 5;
  * protocol without the real body being touched.
  */
 function admitting(handler: UniversalHandler, options: NodeHandlerOptions): UniversalHandler {
+  const maxDeclared = options.requestLimit(handler.method) + GRPC_ENVELOPE_BYTES;
   const wrapped = (request: UniversalServerRequest) => {
     capTimeoutHeaders(request.header, options.maxTimeoutMs);
     let refusal = options.admit?.(handler.method, request);
     let release = (): void => undefined;
     if (!refusal && options.bodyBudget) {
-      ({ refusal, release } = guardBody(
-        handler.method,
-        request,
-        options.bodyBudget,
-        options.requestLimit(handler.method) + GRPC_ENVELOPE_BYTES,
-      ));
+      ({ refusal, release } = guardBody(handler.method, request, options.bodyBudget, maxDeclared));
       request.contextValues = (request.contextValues ?? createContextValues()).set(releaseBodyKey, release);
     }
     if (!refusal) return handler(request).finally(release);
