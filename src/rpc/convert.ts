@@ -25,6 +25,7 @@ import type { Contact, ListedContact } from "../contacts/contact.js";
 import type { MatchKey as DomainMatchKey } from "../contacts/decide-upsert.js";
 import { ANSWER_OVERHEAD, contactBytes, trimToFit } from "../contacts/encoded-size.js";
 import { DATA_FIELDS, MAX_LENGTH } from "../contacts/fields.js";
+import { protoFieldName } from "../contacts/history.js";
 import type { ChangeKind as DomainChangeKind, RecordedChange } from "../contacts/history-entry.js";
 import type { RawListRequest } from "../contacts/list-contacts.js";
 import { UPDATABLE_FIELDS } from "../contacts/update-mask.js";
@@ -140,11 +141,6 @@ export function upsertResponseToProto(outcome: UpsertOutcome): UpsertContactResp
     matchedBy: outcome.matchedBy === undefined ? MatchKey.UNSPECIFIED : MATCH_KEY[outcome.matchedBy],
     changedFields: create(FieldMaskSchema, { paths: outcome.changed.map(protoFieldName) }),
   });
-}
-
-/** A contact field's name in the contract (proto field names are snake_case; ours are lowerCamelCase). */
-function protoFieldName(field: string): string {
-  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 /** The batch as the use case takes it: each item's strings as a single upsert's. */
