@@ -1,6 +1,6 @@
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, flushLogs, type Logger, stdoutDestination } from "./logger.js";
 
 // The only impure entry point: reads the environment, owns the process and its signals.
 async function main(): Promise<void> {
@@ -12,8 +12,11 @@ async function main(): Promise<void> {
     process.stderr.write(`contacts: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
-  exitOnDefect(logger);
+  const destination = stdoutDestination();
+  const logger = createLogger(config.logLevel, destination);
+  // Every exit from here on: the asynchronous destination's last lines are written first.
+  const exit = (code: number) => flushLogs(destination, () => process.exit(code));
+  exitOnDefect(logger, exit);
   let app: Awaited<ReturnType<typeof startApp>>;
   try {
     app = await startApp(config, logger);
@@ -21,7 +24,8 @@ async function main(): Promise<void> {
     // One readable line naming the cause; the stack, for a bug rather than a setting, only at LOG_LEVEL=debug.
     logger.debug({ err: error }, "start-up failure");
     process.stderr.write(`contacts: cannot start: ${oneLine(error)}\n`);
-    process.exit(1);
+    exit(1);
+    return;
   }
   logger.info(
     {
@@ -47,10 +51,13 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down");
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ signal }, "stopped");
+        exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -60,12 +67,16 @@ async function main(): Promise<void> {
 
 /**
  * An uncaught exception or unhandled rejection is a bug, and Node's state after one is undefined: log it as one
- * `fatal` JSON line (pino writes to stdout synchronously, so the line is out before the exit) and exit non-zero.
+ * `fatal` JSON line and exit non-zero once the buffered lines, this one last, are written. Until then the process
+ * still runs; a second defect meanwhile changes nothing.
  */
-function exitOnDefect(logger: Logger): void {
+function exitOnDefect(logger: Logger, exit: (code: number) => void): void {
+  let exiting = false;
   const fatal = (origin: string) => (error: unknown) => {
+    if (exiting) return;
+    exiting = true;
     logger.fatal({ err: error, origin }, `${origin}: exiting`);
-    process.exit(70); // EX_SOFTWARE: an internal error, told apart from a bad setting (2) or a failed start (1)
+    exit(70); // EX_SOFTWARE: an internal error, told apart from a bad setting (2) or a failed start (1)
   };
   process.on("uncaughtException", fatal("uncaughtException"));
   process.on("unhandledRejection", fatal("unhandledRejection"));
