@@ -38,8 +38,9 @@ export const releaseBodyKey = createContextKey<() => void>(() => undefined, { de
  * it arrives. With a content-length (up to `maxDeclared`) the whole body is taken from the budget before a byte
  * is read, and the call is refused at once when it does not fit; without one, each chunk is taken as it arrives.
  * Either way the call fails with RESOURCE_EXHAUSTED and a RetryInfo detail, and a body nested deeper than its
- * schema allows with INVALID_ARGUMENT as soon as the offending bracket arrives, so the rest is never buffered. The share is handed
- * back by `release` (when the message is decoded: see bodyDecoded) or when the call ends, whichever comes first.
+ * schema allows with INVALID_ARGUMENT as soon as the offending bracket arrives, so the rest is never buffered.
+ * The share is handed back by `release` (when the message is decoded: see bodyDecoded) or when the call ends,
+ * whichever comes first.
  */
 export function guardBody(
   method: DescMethod,
