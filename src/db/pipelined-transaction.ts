@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from "typeorm";
 import type { Committed } from "../contacts/contact-store.js";
 import { waitedTooLong } from "../contacts/errors.js";
 import { commitTrips, type Queued } from "./commit-trips.js";
+import { driverQuery } from "./driver-query.js";
 import { peekTick, readTick, TICK, takeTick } from "./firm-clock.js";
 
 type Params = readonly unknown[];
@@ -89,6 +90,7 @@ export async function runPipelined<T>(
     signal?.throwIfAborted();
     throw waitedTooLong(queueTimeoutMs);
   }
+  const query = driverQuery(runner);
   let begun = false;
   let firm: string | undefined;
   const claims: [string, Params][] = [];
@@ -108,7 +110,7 @@ export async function runPipelined<T>(
     const results: unknown[] = [];
     for (const packet of onePacket ? [sent] : apart(sent)) {
       if (results.length > 0) signal?.throwIfAborted();
-      const result = await runner.query(
+      const result = await query(
         packet.map(([sql]) => sql).join("; "),
         packet.flatMap(([, params]) => params),
       );
@@ -196,7 +198,7 @@ export async function runPipelined<T>(
     return { value, tick: checkedTick(row) };
   } catch (error) {
     // A failed statement leaves its transaction open (a deadlock has already rolled it back): end it here.
-    if (begun && !runner.isReleased) await runner.query("ROLLBACK").catch(() => undefined);
+    if (begun && !runner.isReleased) await query("ROLLBACK", []).catch(() => undefined);
     throw error;
   } finally {
     if (!runner.isReleased) await runner.release();
