@@ -15,6 +15,7 @@ import { endSessionsOnIdleClientGoaway } from "./http/client-goaway.js";
 import { type LimitEvent, limitConnections } from "./http/connection-limit.js";
 import { goAway, trackConnections } from "./http/connections.js";
 import { corsMiddleware } from "./http/cors.js";
+import { lingerAfterEarlyAnswer } from "./http/early-answer.js";
 import { metricsRoute } from "./http/metrics-route.js";
 import type { HttpRequest, HttpResponse, Middleware } from "./http/middleware.js";
 import { probeRoutes } from "./http/probes.js";
@@ -239,6 +240,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     req.on("error", ignoreRequestError);
     connections.track(req, res);
     if (req instanceof http2.Http2ServerRequest) limitBodyTime(req, readTimeout);
+    else lingerAfterEarlyAnswer(req, res as http.ServerResponse);
     for (const middleware of middlewares) if (middleware(req, res)) return;
     handler(req, res);
   }
