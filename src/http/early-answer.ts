@@ -1,4 +1,5 @@
 import type http from "node:http";
+import type net from "node:net";
 
 /** How long, at most, a connection keeps reading a request's unread body after answering it early. */
 export const EARLY_ANSWER_LINGER_MS = 2_000;
@@ -15,8 +16,10 @@ export function lingerAfterEarlyAnswer(
   response: http.ServerResponse,
   lingerMs = EARLY_ANSWER_LINGER_MS,
 ): void {
+  // Taken now: by the time the answer is sent, Node may have detached the request from its socket (null).
+  const socket: net.Socket | null = request.socket;
+  if (!socket) return;
   response.once("finish", () => {
-    const socket = request.socket;
     // Node's own listener ran first: on a closing connection it has ended the socket and set it to be destroyed
     // once that end is flushed. A keep-alive connection instead reads the rest of the body as Node does.
     if (request.complete || !socket.writableEnded || socket.destroyed) return;
