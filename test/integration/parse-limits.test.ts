@@ -81,6 +81,32 @@ function postRaw(url: string, path: string, body: Buffer, contentType: string) {
   });
 }
 
+/** An 8 MB BatchUpsertContacts body for `firm`: 4 million brackets nested where the schema allows 3 levels. */
+function bracketBomb(firm: string): Buffer {
+  return Buffer.from(`{"firmId":"${firm}","requests":${"[".repeat(4_000_000)}${"]".repeat(4_000_000)}}`);
+}
+
+/**
+ * POSTs `body` on a raw socket with `Connection: close` without reading, reads only after `readAfterMs`, and
+ * resolves with everything that arrived once the connection closes.
+ */
+function postThenReadLate(url: string, path: string, body: Buffer, readAfterMs: number) {
+  const { hostname, port } = new URL(url);
+  return new Promise<string>((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.pause();
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.write(body, () => undefined);
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", () => undefined); // a reset shows as a missing answer, which the caller checks
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    setTimeout(() => socket.resume(), readAfterMs);
+  });
+}
+
 let server: ServerProcess;
 beforeAll(async () => {
   server = await spawnServer();
@@ -93,9 +119,7 @@ afterAll(async () => {
 describe("a JSON body nested deeper than its schema is refused before it is parsed", () => {
   it("refuses the 8 MB bracket bomb within 200 ms while /healthz stays under 100 ms", async () => {
     const firm = uniqueFirm("bomb");
-    const bomb = Buffer.from(
-      `{"firmId":"${firm}","requests":${"[".repeat(4_000_000)}${"]".repeat(4_000_000)}}`,
-    );
+    const bomb = bracketBomb(firm);
     expect(bomb.length).toBeGreaterThan(8_000_000);
     const healthz = async () => {
       const answer = await send(`${server.url}/healthz`, { method: "GET" });
@@ -165,6 +189,23 @@ describe("a JSON body nested deeper than its schema is refused before it is pars
       code: "invalid_argument",
       message: expect.stringMatching(/^note: nested deeper than 1 level/),
     });
+  });
+});
+
+describe("an HTTP/1.1 refusal answered before the body is read", () => {
+  // Over HTTP/1.1 with `Connection: close` the client is still sending when the refusal goes out; closing the
+  // socket with its bytes unread makes the kernel answer them with a reset, which throws the answer away if the
+  // client has not read it yet. Without the lingering close (src/http/early-answer.ts) none of these arrived.
+  it("reaches a client that reads it only after sending its whole 8 MB body", async () => {
+    const firm = uniqueFirm("late");
+    const bomb = bracketBomb(firm);
+    const received = [];
+    for (let i = 0; i < 3; i++) received.push(await postThenReadLate(server.url, BATCH, bomb, 300));
+    for (const answer of received) {
+      expect(answer.slice(0, 12)).toBe("HTTP/1.1 400");
+      expect(answer).toContain("nested deeper than 3 levels");
+    }
+    expect(await storedContacts(firm)).toEqual([]);
   });
 });
 
